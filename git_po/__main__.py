@@ -1,0 +1,3 @@
+from git_po.cli import main
+
+main()

@@ -1,0 +1,87 @@
+"""The one place that starts processes. argv lists only; never a shell string built from input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+# variables that would point git at another repository than the worktree a worker runs in
+_GIT_LOCAL_ENV = (
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_PREFIX", "GIT_NAMESPACE", "GIT_QUARANTINE_PATH",
+)
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The user's environment, less what would redirect git, plus extra."""
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCAL_ENV}
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    if extra:
+        env.update(extra)
+    return env
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    stdout: IO[bytes] | int | None = None,
+    stderr: IO[bytes] | int | None = None,
+    stdin: IO[bytes] | int | None = subprocess.DEVNULL,
+    new_session: bool = True,
+) -> subprocess.Popen[bytes]:
+    """Start argv in cwd. With new_session the child leads its own process group, so Ctrl-C in
+    the terminal reaches only the orchestrator, which then stops its workers in order."""
+    if not argv or not isinstance(argv[0], str):
+        raise ValueError("argv must be a non-empty list of strings")
+    return subprocess.Popen(  # noqa: S603 - argv list, no shell
+        list(argv),
+        cwd=str(cwd),
+        env=dict(env),
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=new_session,
+        close_fds=True,
+    )
+
+
+def run(
+    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[bytes]:
+    """Run argv to completion, capturing output."""
+    proc = spawn(
+        argv,
+        cwd=cwd,
+        env=env if env is not None else child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        new_session=False,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise
+    return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+
+
+def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Send sig to the process group proc leads (its children too); ignore if already gone."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+
+TERM = signal.SIGTERM
+KILL = signal.SIGKILL
