@@ -176,8 +176,13 @@ def parse_plan(
     read_prompt: PromptReader,
     *,
     default_name: str,
+    prompts: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Parse and validate a plan; raise PlanError listing every problem found."""
+    """Parse and validate a plan; raise PlanError listing every problem found.
+
+    prompts: prompt texts by task id, as recorded in the plan ref, used instead of reading
+    prompt files.
+    """
     problems: list[PlanProblem] = []
 
     def problem(line: int | None, message: str, fix: str | None = None) -> None:
@@ -278,7 +283,10 @@ def parse_plan(
         if not isinstance(raw, dict):
             problem(loc.line("tasks", tid), f"tasks.{tid} must be a table")
             continue
-        task = _parse_task(tid, raw, loc, problem, check_agent, defaults, agent, read_prompt)
+        reader = read_prompt
+        if prompts is not None:
+            reader = (lambda _rel, _t=tid: prompts.get(_t))  # noqa: E731
+        task = _parse_task(tid, raw, loc, problem, check_agent, defaults, agent, reader)
         if task is not None:
             tasks.append(task)
 

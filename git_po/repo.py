@@ -168,7 +168,7 @@ class Repo:
     def create_ref(self, name: str, oid: Oid, message: str) -> None:
         """Create a ref that must not exist yet (CAS against absence)."""
         try:
-            _retry_locked(lambda: self._r.references.create(name, oid, force=False, message=message))
+            _retry_locked(lambda: self._r.create_reference_direct(name, pygit2.Oid(hex=oid), False, message=message))
         except pygit2.AlreadyExistsError:
             raise RefRace(f"{name} already exists") from None
         except ValueError as exc:
@@ -189,7 +189,7 @@ class Repo:
                 raise RefRace(f"{name} vanished (expected {expected[:12]})") from None
             if str(held.target) != expected:
                 raise RefRace(f"{name} moved to {str(held.target)[:12]} (expected {expected[:12]})")
-            held.set_target(new, message)
+            held.set_target(pygit2.Oid(hex=new), message)
 
         _retry_locked(swap)
 
@@ -488,3 +488,21 @@ def _unsupported_message(path: str, exc: Exception) -> str:
     else:
         why = text
     return f"git po cannot open the repository at {path}: {why}"
+
+
+def init_repository(path: Path, files: Mapping[str, bytes], message: str, identity: tuple[str, str]) -> Repo:
+    """A new repository at path with one commit of files on main, and a local identity."""
+    raw = pygit2.init_repository(str(path), initial_head="main")
+    raw.config["user.name"] = identity[0]
+    raw.config["user.email"] = identity[1]
+    for rel, data in files.items():
+        target = path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    idx = raw.index
+    idx.add_all()
+    idx.write()
+    tree = idx.write_tree()
+    sig = pygit2.Signature(identity[0], identity[1])
+    raw.create_commit("HEAD", sig, sig, message, tree, [])
+    return Repo(raw)

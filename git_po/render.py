@@ -1,0 +1,154 @@
+"""Tables, JSON and the live view. Pure string building; the CLI writes them out."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Sequence
+
+from git_po.scheduler import Schedule, TaskView
+from git_po.state import State
+from git_po.status import PlanStatus, PlanSummary
+
+_COLORS = {
+    "complete": "32",
+    "running": "36",
+    "pending": "2",
+    "blocked": "33",
+    "needs": "33",
+    "failed": "31",
+    "skipped": "2",
+    "interrupted": "35",
+}
+
+
+def color(text: str, state: str, enabled: bool) -> str:
+    code = _COLORS.get(state)
+    if not enabled or not code:
+        return text
+    return f"\x1b[{code}m{text}\x1b[0m"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+
+
+def money(x: float) -> str:
+    return f"${x:.2f}" if x else "-"
+
+
+def _table(headers: Sequence[str], rows: list[list[str]], states: list[str], *, use_color: bool, width: int) -> list[str]:
+    widths = [len(h) for h in headers]
+    for r in rows:
+        for i, c in enumerate(r[:-1]):
+            widths[i] = max(widths[i], len(c))
+    lead = sum(w + 2 for w in widths[:-1])
+    last_room = max(10, width - lead)
+    lines = []
+    header = "".join(h.ljust(w + 2) for h, w in zip(headers[:-1], widths[:-1], strict=True)) + headers[-1]
+    lines.append(header.rstrip())
+    for r, st in zip(rows, states, strict=True):
+        last = r[-1]
+        if len(last) > last_room:
+            last = last[: last_room - 1] + "…"
+        cells = [c.ljust(w + 2) for c, w in zip(r[:-1], widths[:-1], strict=True)]
+        cells[1] = color(cells[1], st, use_color)
+        lines.append(("".join(cells) + last).rstrip())
+    return lines
+
+
+def status_table(status: PlanStatus, *, use_color: bool = False, width: int | None = None) -> str:
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    run = status.run
+    head = f"plan {status.plan}: run {run['number']} {run['state']}, started {run['started_at']}"
+    if run.get("ended_at"):
+        head += f", ended {run['ended_at']}"
+    if status.orchestrator:
+        head += f" ({status.orchestrator})"
+    elif run["state"] == "running":
+        head += " (no orchestrator is running it on this machine)"
+    rows = []
+    states = []
+    for t in status.tasks:
+        note = t.reason if t.reason and t.state != "complete" else (t.last_subject or "")
+        rows.append(
+            [
+                t.id,
+                t.state,
+                str(t.checkpoints),
+                str(t.attempts),
+                money(t.cost_usd),
+                duration(t.age_seconds),
+                note,
+            ]
+        )
+        states.append(t.state)
+    lines = [head, ""]
+    lines += _table(
+        ["TASK", "STATE", "CKPT", "TRIES", "COST", "AGE", "LAST / REASON"],
+        rows,
+        states,
+        use_color=use_color,
+        width=width,
+    )
+    tot = status.totals()
+    parts = [f"{n} {k}" for k, n in sorted(tot["by_state"].items())]
+    lines += ["", f"{tot['tasks']} tasks: {', '.join(parts)}; cost {money(tot['cost_usd'])}"]
+    return "\n".join(lines)
+
+
+def plans_table(plans: list[PlanSummary]) -> str:
+    rows = [[p.plan, p.state, f"{p.complete}/{p.tasks}", str(p.run), p.started_at] for p in plans]
+    states = ["complete" if p.state == "finished" else "running" for p in plans]
+    return "\n".join(
+        _table(["PLAN", "STATE", "COMPLETE", "RUN", "STARTED"], rows, states, use_color=False, width=200)
+    )
+
+
+def schedule_text(s: Schedule) -> str:
+    lines = [
+        f"plan {s.plan}: {len(s.rows)} tasks, base {s.base_rev} ({s.base[:12]}), "
+        f"at most {s.max_workers} workers",
+        f"starts first: {', '.join(s.first) or '-'}",
+        f"critical path ({len(s.critical_path)} tasks): {' -> '.join(s.critical_path)}",
+        "",
+    ]
+    rows = [
+        [r.task, r.agent, str(r.path_length), ", ".join(r.waits_for) if r.waits_for else "(starts at once)"]
+        for r in s.rows
+    ]
+    lines += _table(["TASK", "AGENT", "PATH", "WAITS FOR"], rows, ["pending"] * len(rows), use_color=False, width=200)
+    lines += ["", "plan is valid; nothing was written (--dry-run)"]
+    return "\n".join(lines)
+
+
+def live_lines(plan: str, views: list[TaskView], *, use_color: bool, width: int, started: float) -> list[str]:
+    now = time.time()
+    rows = []
+    states = []
+    for v in views:
+        if v.started is not None:
+            elapsed = duration((v.ended or now) - v.started)
+        else:
+            elapsed = "-"
+        note = v.reason if v.reason and v.state is not State.COMPLETE else (v.last_subject or "")
+        if v.state is State.RUNNING and v.activity and not v.last_subject:
+            note = v.activity
+        rows.append([v.id, v.state.value, str(v.checkpoints), elapsed, money(v.cost_usd), note])
+        states.append(v.state.value)
+    counts: dict[str, int] = {}
+    for v in views:
+        counts[v.state.value] = counts.get(v.state.value, 0) + 1
+    head = f"git po: plan {plan} — {duration(now - started)} — " + ", ".join(
+        f"{n} {k}" for k, n in sorted(counts.items())
+    )
+    return [head[:width], *_table(["TASK", "STATE", "CKPT", "ELAPSED", "COST", "LAST"], rows, states, use_color=use_color, width=width)]
