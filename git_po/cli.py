@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -80,12 +81,12 @@ class LiveObserver:
         self.draw()
 
     def draw(self) -> None:
-        width = max(40, click.get_terminal_size()[0] if hasattr(click, "get_terminal_size") else 100)
-        try:
+        width = 100
+        with contextlib.suppress(OSError):
             width = os.get_terminal_size(sys.stdout.fileno()).columns
-        except OSError:
-            pass
-        lines = render.live_lines(self.plan, self.views, use_color=self.color, width=width, started=self.started)
+        lines = render.live_lines(
+            self.plan, self.views, use_color=self.color, width=width, started=self.started
+        )
         out = []
         if self.drawn:
             out.append(f"\x1b[{self.drawn}F")
@@ -122,7 +123,7 @@ def _boundary(fn: F) -> F:
             raise
         except click.ClickException:
             raise
-        except Exception as exc:  # noqa: BLE001 - the one place bugs are caught, and called bugs
+        except Exception as exc:
             log = Path(tempfile.gettempdir()) / f"git-po-crash-{os.getpid()}.log"
             try:
                 log.write_text(traceback.format_exc())
@@ -158,13 +159,37 @@ def cli() -> None:
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--dry-run", "-n", is_flag=True, help="Validate the plan and print the schedule; write nothing.")
-@click.option("--max-workers", "-j", type=click.IntRange(min=1), help="Most workers at once (overrides the plan and po.maxWorkers).")
-@click.option("--claude", "claude_path", metavar="PATH", help="The claude executable (overrides po.claudePath).")
-@click.option("--restart", is_flag=True, help="Start over a plan whose earlier run did not finish; its refs are kept under refs/po/<plan>/runs/.")
+@click.option(
+    "--dry-run", "-n", is_flag=True, help="Validate the plan and print the schedule; write nothing."
+)
+@click.option(
+    "--max-workers",
+    "-j",
+    type=click.IntRange(min=1),
+    help="Most workers at once (overrides the plan and po.maxWorkers).",
+)
+@click.option(
+    "--claude",
+    "claude_path",
+    metavar="PATH",
+    help="The claude executable (overrides po.claudePath).",
+)
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Start over a plan whose earlier run did not finish "
+    "(its refs are kept under refs/po/<plan>/runs/).",
+)
 @click.option("--no-live", is_flag=True, help="Print one line per state change even on a terminal.")
 @_boundary
-def start(plan_file: Path, dry_run: bool, max_workers: int | None, claude_path: str | None, restart: bool, no_live: bool) -> None:
+def start(
+    plan_file: Path,
+    dry_run: bool,
+    max_workers: int | None,
+    claude_path: str | None,
+    restart: bool,
+    no_live: bool,
+) -> None:
     """Validate PLAN_FILE, record it under refs/po/<plan>/, and run its tasks.
 
     Each task gets a branch po/<plan>/<task> and its own worktree; a task starts as soon as its
@@ -189,7 +214,9 @@ def _run(repo: Repo, prep: scheduler.Prepared, options: StartOptions, *, live: b
         presses[0] += 1
         stop.set()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    previous = {
+        s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    }
     observer: LiveObserver | LineObserver = LiveObserver(prep.plan.name) if live else LineObserver()
     try:
         outcome = scheduler.run_plan(repo, prep, options, observer, stop)
@@ -210,7 +237,9 @@ def _run(repo: Repo, prep: scheduler.Prepared, options: StartOptions, *, live: b
 
 @cli.command("status", context_settings=CONTEXT)
 @click.argument("plan", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print a stable JSON object (see the README).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print a stable JSON object (see the README)."
+)
 @_boundary
 def status_cmd(plan: str | None, as_json: bool) -> None:
     """Show each task of PLAN: state, checkpoints, last protocol subject, reason, attempts,
@@ -222,11 +251,18 @@ def status_cmd(plan: str | None, as_json: bool) -> None:
             if as_json:
                 click.echo(json.dumps({"version": status.JSON_VERSION, "plans": []}))
                 return
-            raise PoError("no plan has been started in this repository", hint="git po start plan.toml")
+            raise PoError(
+                "no plan has been started in this repository", hint="git po start plan.toml"
+            )
         if len(plans) > 1:
             summaries = status.plan_summaries(repo)
             if as_json:
-                click.echo(json.dumps({"version": status.JSON_VERSION, "plans": [s.to_json() for s in summaries]}, indent=2))
+                click.echo(
+                    json.dumps(
+                        {"version": status.JSON_VERSION, "plans": [s.to_json() for s in summaries]},
+                        indent=2,
+                    )
+                )
             else:
                 click.echo(render.plans_table(summaries))
             return

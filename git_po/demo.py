@@ -96,5 +96,10 @@ def create(directory: Path) -> Path:
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} is not empty", hint="name a new or empty directory")
     directory.mkdir(parents=True, exist_ok=True)
-    init_repository(directory, FILES, "Initial commit of the demo shop\n", ("git po demo", "demo@git-po.invalid"))
+    init_repository(
+        directory,
+        FILES,
+        "Initial commit of the demo shop\n",
+        ("git po demo", "demo@git-po.invalid"),
+    )
     return directory

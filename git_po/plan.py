@@ -26,17 +26,43 @@ AGENTS = ("claude", "shell")
 PERMISSION_MODES = ("default", "acceptEdits", "bypassPermissions", "plan", "dontAsk")
 
 TOP_KEYS = (
-    "name", "base", "max_workers", "agent", "verify", "description", "defaults", "tasks",
+    "name",
+    "base",
+    "max_workers",
+    "agent",
+    "verify",
+    "description",
+    "defaults",
+    "tasks",
 )
 # keys a task may set, and which of them [defaults] may set for every task
 TASK_KEYS = (
-    "prompt", "prompt_file", "depends_on", "writes", "agent", "run", "model", "permission_mode",
-    "allowed_tools", "max_turns", "budget_usd", "timeout", "idle_timeout", "retries",
+    "prompt",
+    "prompt_file",
+    "depends_on",
+    "writes",
+    "agent",
+    "run",
+    "model",
+    "permission_mode",
+    "allowed_tools",
+    "max_turns",
+    "budget_usd",
+    "timeout",
+    "idle_timeout",
+    "retries",
     "description",
 )
 DEFAULT_KEYS = (
-    "agent", "model", "permission_mode", "allowed_tools", "max_turns", "budget_usd", "timeout",
-    "idle_timeout", "retries",
+    "agent",
+    "model",
+    "permission_mode",
+    "allowed_tools",
+    "max_turns",
+    "budget_usd",
+    "timeout",
+    "idle_timeout",
+    "retries",
 )
 
 DEFAULT_MAX_WORKERS = 3
@@ -105,7 +131,9 @@ def id_problem(value: object, what: str) -> str | None:
     return None
 
 
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$")
+_DURATION = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*(?:(\d+(?:\.\d+)?)\s*s)?\s*$"
+)
 
 
 def parse_duration(value: object) -> float | None:
@@ -128,7 +156,9 @@ class _Locator:
     """Best-effort line numbers for tables and keys (tomllib gives none)."""
 
     _HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
-    _KEY = re.compile(r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_.-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=""")
+    _KEY = re.compile(
+        r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_.-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*="""
+    )
 
     def __init__(self, text: str) -> None:
         self.tables: dict[tuple[str, ...], int] = {}
@@ -204,7 +234,9 @@ def parse_plan(
             hint = _did_you_mean(key, TOP_KEYS)
             if hint is None and key in TASK_KEYS:
                 hint = "task keys go under [tasks.<id>] or [defaults]"
-            problem(loc.line(key), f"unknown key {key!r}", hint or f"known keys: {', '.join(TOP_KEYS)}")
+            problem(
+                loc.line(key), f"unknown key {key!r}", hint or f"known keys: {', '.join(TOP_KEYS)}"
+            )
 
     name = data.get("name", default_name)
     why = id_problem(name, "plan name")
@@ -212,7 +244,7 @@ def parse_plan(
         problem(
             loc.line("name"),
             why,
-            "set name = \"...\" in the plan" if "name" not in data else "choose another name",
+            'set name = "..." in the plan' if "name" not in data else "choose another name",
         )
         name = "invalid"
 
@@ -225,7 +257,11 @@ def parse_plan(
 
     max_workers = data.get("max_workers", DEFAULT_MAX_WORKERS)
     if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-        problem(loc.line("max_workers"), "max_workers must be a whole number >= 1", "e.g. max_workers = 3")
+        problem(
+            loc.line("max_workers"),
+            "max_workers must be a whole number >= 1",
+            "e.g. max_workers = 3",
+        )
         max_workers = DEFAULT_MAX_WORKERS
 
     def check_agent(value: object, *path: str) -> str:
@@ -279,13 +315,13 @@ def parse_plan(
         if why:
             problem(loc.line("tasks", tid), why, "rename the [tasks.<id>] table")
         elif tid in RESERVED_TASK_IDS:
-            problem(loc.line("tasks", tid), f"task id {tid!r} is reserved by git po", "rename the task")
+            problem(
+                loc.line("tasks", tid), f"task id {tid!r} is reserved by git po", "rename the task"
+            )
         if not isinstance(raw, dict):
             problem(loc.line("tasks", tid), f"tasks.{tid} must be a table")
             continue
-        reader = read_prompt
-        if prompts is not None:
-            reader = (lambda _rel, _t=tid: prompts.get(_t))  # noqa: E731
+        reader = read_prompt if prompts is None else _stored_prompt(prompts, tid)
         task = _parse_task(tid, raw, loc, problem, check_agent, defaults, agent, reader)
         if task is not None:
             tasks.append(task)
@@ -335,6 +371,13 @@ def parse_plan(
     )
 
 
+def _stored_prompt(prompts: Mapping[str, str], tid: str) -> PromptReader:
+    def read(_rel: str) -> str | None:
+        return prompts.get(tid)
+
+    return read
+
+
 Problem = Callable[..., None]
 AgentCheck = Callable[..., str]
 
@@ -375,7 +418,9 @@ class _Options:
             self.problem(self._line(key), f"{key} must be a non-empty string")
             return None
         if v.startswith("-"):
-            self.problem(self._line(key), f"{key} {v!r} looks like an option", "remove the leading '-'")
+            self.problem(
+                self._line(key), f"{key} {v!r} looks like an option", "remove the leading '-'"
+            )
             return None
         return v
 
@@ -459,10 +504,18 @@ def _parse_task(
     prompt_file = raw.get("prompt_file")
     text = ""
     if prompt is not None and prompt_file is not None:
-        problem(loc.line(*path, "prompt_file"), f"task {tid!r} sets both prompt and prompt_file", "keep one")
+        problem(
+            loc.line(*path, "prompt_file"),
+            f"task {tid!r} sets both prompt and prompt_file",
+            "keep one",
+        )
     if prompt is not None:
         if not isinstance(prompt, str) or not prompt.strip():
-            problem(loc.line(*path, "prompt"), f"task {tid!r} has an empty prompt", "write what the task must do")
+            problem(
+                loc.line(*path, "prompt"),
+                f"task {tid!r} has an empty prompt",
+                "write what the task must do",
+            )
         else:
             text = prompt
     elif prompt_file is not None:
@@ -516,7 +569,9 @@ def _parse_task(
     else:
         for d in deps_raw:
             if d == tid:
-                problem(loc.line(*path, "depends_on"), f"task {tid!r} depends on itself", "remove it")
+                problem(
+                    loc.line(*path, "depends_on"), f"task {tid!r} depends on itself", "remove it"
+                )
             elif d not in deps:
                 deps.append(d)
 
@@ -549,7 +604,9 @@ def _parse_task(
         run=run,
         model=opts.model or defaults.model,
         permission_mode=opts.permission_mode or defaults.permission_mode,
-        allowed_tools=opts.allowed_tools if opts.allowed_tools is not None else (defaults.allowed_tools or ()),
+        allowed_tools=opts.allowed_tools
+        if opts.allowed_tools is not None
+        else (defaults.allowed_tools or ()),
         max_turns=opts.max_turns if opts.max_turns is not None else defaults.max_turns,
         budget_usd=opts.budget_usd if opts.budget_usd is not None else defaults.budget_usd,
         timeout=opts.timeout if opts.timeout is not None else defaults.timeout,
@@ -560,6 +617,7 @@ def _parse_task(
 
 
 # --- overlapping writes -------------------------------------------------------------------
+
 
 def _tokens(segment: str) -> list[str]:
     out: list[str] = []
@@ -588,11 +646,11 @@ def _segments_overlap(x: str, y: str) -> bool:
             return memo[key]
         memo[key] = False
         res = False
-        if i == len(a) and j == len(b):
-            res = True
-        elif i < len(a) and a[i] == "*" and (m(i + 1, j) or (j < len(b) and m(i, j + 1))):
-            res = True
-        elif j < len(b) and b[j] == "*" and (m(i, j + 1) or (i < len(a) and m(i + 1, j))):
+        if (
+            (i == len(a) and j == len(b))
+            or (i < len(a) and a[i] == "*" and (m(i + 1, j) or (j < len(b) and m(i, j + 1))))
+            or (j < len(b) and b[j] == "*" and (m(i, j + 1) or (i < len(a) and m(i + 1, j))))
+        ):
             res = True
         elif i < len(a) and j < len(b) and a[i] != "*" and b[j] != "*":
             res = (a[i] == b[j] or a[i] == "?" or b[j] == "?") and m(i + 1, j + 1)
@@ -604,8 +662,8 @@ def _segments_overlap(x: str, y: str) -> bool:
 
 def globs_overlap(p: str, q: str) -> bool:
     """Whether some path is matched by both globs; a pattern also covers what lies under it."""
-    a = tuple(p.split("/")) + ("**",)
-    b = tuple(q.split("/")) + ("**",)
+    a = (*tuple(p.split("/")), "**")
+    b = (*tuple(q.split("/")), "**")
     memo: dict[tuple[int, int], bool] = {}
 
     def m(i: int, j: int) -> bool:
@@ -647,7 +705,9 @@ def load_plan_file(path: Path) -> Plan:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PlanError([PlanProblem(str(path), None, "plan file not found", "check the path")]) from None
+        raise PlanError(
+            [PlanProblem(str(path), None, "plan file not found", "check the path")]
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PlanError([PlanProblem(str(path), None, f"cannot read plan file: {exc}")]) from None
     folder = path.parent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,8 +12,15 @@ from typing import IO
 
 # variables that would point git at another repository than the worktree a worker runs in
 _GIT_LOCAL_ENV = (
-    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_PREFIX", "GIT_NAMESPACE", "GIT_QUARANTINE_PATH",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_COMMON_DIR",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_PREFIX",
+    "GIT_NAMESPACE",
+    "GIT_QUARANTINE_PATH",
 )
 
 
@@ -39,7 +47,7 @@ def spawn(
     the terminal reaches only the orchestrator, which then stops its workers in order."""
     if not argv or not isinstance(argv[0], str):
         raise ValueError("argv must be a non-empty list of strings")
-    return subprocess.Popen(  # noqa: S603 - argv list, no shell
+    return subprocess.Popen(
         list(argv),
         cwd=str(cwd),
         env=dict(env),
@@ -77,10 +85,8 @@ def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             proc.send_signal(sig)
-        except ProcessLookupError:
-            pass
 
 
 TERM = signal.SIGTERM

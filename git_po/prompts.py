@@ -44,7 +44,7 @@ def kickoff(plan: Plan, task: Task, branch: str, dependencies: list[tuple[str, s
         "",
         *[f"    {f}" for f in FORMS],
         "",
-        "- Commit with `git add -A && git commit -m \"[CHECKPOINT] <what you did>\"` after each "
+        '- Commit with `git add -A && git commit -m "[CHECKPOINT] <what you did>"` after each '
         "meaningful step, so no work is lost.",
         "- When all of the task is done and committed, make your last commit "
         "`[COMPLETE] <summary>` and stop.",

@@ -1,9 +1,9 @@
 """The commit-subject protocol: how a worker reports progress, and how to read it back.
 
-    [CHECKPOINT] <summary>            a step is done, work goes on
-    [BLOCKED:<reason>] <summary>      cannot go on without a human answer
-    [NEEDS:<task>/<item>] <summary>   waits for something another task produces
-    [COMPLETE] <summary>              all of the task is done
+[CHECKPOINT] <summary>            a step is done, work goes on
+[BLOCKED:<reason>] <summary>      cannot go on without a human answer
+[NEEDS:<task>/<item>] <summary>   waits for something another task produces
+[COMPLETE] <summary>              all of the task is done
 """
 
 from __future__ import annotations

@@ -46,7 +46,9 @@ def money(x: float) -> str:
     return f"${x:.2f}" if x else "-"
 
 
-def _table(headers: Sequence[str], rows: list[list[str]], states: list[str], *, use_color: bool, width: int) -> list[str]:
+def _table(
+    headers: Sequence[str], rows: list[list[str]], states: list[str], *, use_color: bool, width: int
+) -> list[str]:
     widths = [len(h) for h in headers]
     for r in rows:
         for i, c in enumerate(r[:-1]):
@@ -54,7 +56,10 @@ def _table(headers: Sequence[str], rows: list[list[str]], states: list[str], *, 
     lead = sum(w + 2 for w in widths[:-1])
     last_room = max(10, width - lead)
     lines = []
-    header = "".join(h.ljust(w + 2) for h, w in zip(headers[:-1], widths[:-1], strict=True)) + headers[-1]
+    header = (
+        "".join(h.ljust(w + 2) for h, w in zip(headers[:-1], widths[:-1], strict=True))
+        + headers[-1]
+    )
     lines.append(header.rstrip())
     for r, st in zip(rows, states, strict=True):
         last = r[-1]
@@ -110,7 +115,13 @@ def plans_table(plans: list[PlanSummary]) -> str:
     rows = [[p.plan, p.state, f"{p.complete}/{p.tasks}", str(p.run), p.started_at] for p in plans]
     states = ["complete" if p.state == "finished" else "running" for p in plans]
     return "\n".join(
-        _table(["PLAN", "STATE", "COMPLETE", "RUN", "STARTED"], rows, states, use_color=False, width=200)
+        _table(
+            ["PLAN", "STATE", "COMPLETE", "RUN", "STARTED"],
+            rows,
+            states,
+            use_color=False,
+            width=200,
+        )
     )
 
 
@@ -123,23 +134,33 @@ def schedule_text(s: Schedule) -> str:
         "",
     ]
     rows = [
-        [r.task, r.agent, str(r.path_length), ", ".join(r.waits_for) if r.waits_for else "(starts at once)"]
+        [
+            r.task,
+            r.agent,
+            str(r.path_length),
+            ", ".join(r.waits_for) if r.waits_for else "(starts at once)",
+        ]
         for r in s.rows
     ]
-    lines += _table(["TASK", "AGENT", "PATH", "WAITS FOR"], rows, ["pending"] * len(rows), use_color=False, width=200)
+    lines += _table(
+        ["TASK", "AGENT", "PATH", "WAITS FOR"],
+        rows,
+        ["pending"] * len(rows),
+        use_color=False,
+        width=200,
+    )
     lines += ["", "plan is valid; nothing was written (--dry-run)"]
     return "\n".join(lines)
 
 
-def live_lines(plan: str, views: list[TaskView], *, use_color: bool, width: int, started: float) -> list[str]:
+def live_lines(
+    plan: str, views: list[TaskView], *, use_color: bool, width: int, started: float
+) -> list[str]:
     now = time.time()
     rows = []
     states = []
     for v in views:
-        if v.started is not None:
-            elapsed = duration((v.ended or now) - v.started)
-        else:
-            elapsed = "-"
+        elapsed = duration((v.ended or now) - v.started) if v.started is not None else "-"
         note = v.reason if v.reason and v.state is not State.COMPLETE else (v.last_subject or "")
         if v.state is State.RUNNING and v.activity and not v.last_subject:
             note = v.activity
@@ -151,4 +172,13 @@ def live_lines(plan: str, views: list[TaskView], *, use_color: bool, width: int,
     head = f"git po: plan {plan} — {duration(now - started)} — " + ", ".join(
         f"{n} {k}" for k, n in sorted(counts.items())
     )
-    return [head[:width], *_table(["TASK", "STATE", "CKPT", "ELAPSED", "COST", "LAST"], rows, states, use_color=use_color, width=width)]
+    return [
+        head[:width],
+        *_table(
+            ["TASK", "STATE", "CKPT", "ELAPSED", "COST", "LAST"],
+            rows,
+            states,
+            use_color=use_color,
+            width=width,
+        ),
+    ]

@@ -48,7 +48,7 @@ def _retry_locked(fn: Callable[[], T]) -> T:
             text = str(exc).lower()
             if "lock" not in text or attempt == _LOCK_RETRIES - 1:
                 raise
-            time.sleep(delay * (1 + random.random()))  # noqa: S311 - jitter, not crypto
+            time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 0.2)
     raise AssertionError("unreachable")
 
@@ -168,7 +168,11 @@ class Repo:
     def create_ref(self, name: str, oid: Oid, message: str) -> None:
         """Create a ref that must not exist yet (CAS against absence)."""
         try:
-            _retry_locked(lambda: self._r.create_reference_direct(name, pygit2.Oid(hex=oid), False, message=message))
+            _retry_locked(
+                lambda: self._r.create_reference_direct(
+                    name, pygit2.Oid(hex=oid), False, message=message
+                )
+            )
         except pygit2.AlreadyExistsError:
             raise RefRace(f"{name} already exists") from None
         except ValueError as exc:
@@ -207,7 +211,9 @@ class Repo:
     def signature(self) -> pygit2.Signature:
         cfg = self._r.config
         name = os.environ.get("GIT_COMMITTER_NAME") or _cfg(cfg, "user.name") or "git po"
-        email = os.environ.get("GIT_COMMITTER_EMAIL") or _cfg(cfg, "user.email") or "git-po@localhost"
+        email = (
+            os.environ.get("GIT_COMMITTER_EMAIL") or _cfg(cfg, "user.email") or "git-po@localhost"
+        )
         return pygit2.Signature(name, email)
 
     def write_tree(self, files: Mapping[str, bytes], base_tree_of: Oid | None = None) -> Oid:
@@ -239,7 +245,9 @@ class Repo:
 
     # --- history ------------------------------------------------------------------------
 
-    def first_parent_history(self, tip: Oid, stop: Oid | None, limit: int = 10_000) -> list[HistoryEntry]:
+    def first_parent_history(
+        self, tip: Oid, stop: Oid | None, limit: int = 10_000
+    ) -> list[HistoryEntry]:
         """Commits from tip back along first parents, newest first, excluding stop's history."""
         walker = self._r.walk(tip, SortMode.TOPOLOGICAL)
         walker.simplify_first_parent()
@@ -269,9 +277,7 @@ class Repo:
         for h in heads:
             if h not in uniq:
                 uniq.append(h)
-        kept = [
-            h for h in uniq if not any(o != h and self.is_ancestor(h, o) for o in uniq)
-        ]
+        kept = [h for h in uniq if not any(o != h and self.is_ancestor(h, o) for o in uniq)]
         if len(kept) == 1:
             return MergeResult(kept[0], ())
         sig = self.signature()
@@ -280,16 +286,13 @@ class Repo:
             idx = self._r.merge_commits(current, other)
             if idx.conflicts is not None:
                 names = sorted(
-                    {
-                        e.path
-                        for triple in idx.conflicts
-                        for e in triple
-                        if e is not None
-                    }
+                    {e.path for triple in idx.conflicts for e in triple if e is not None}
                 )
                 return MergeResult(None, tuple(names))
             tree = idx.write_tree(self._r)
-            current = Oid(str(self._r.create_commit(None, sig, sig, message, tree, [current, other])))
+            current = Oid(
+                str(self._r.create_commit(None, sig, sig, message, tree, [current, other]))
+            )
         if len(kept) > 2:
             # one commit with every head as a parent reads better than a chain of merges
             tree = self._commit(current).tree_id
@@ -465,7 +468,7 @@ class Repo:
     def config_items(self, prefix: str) -> Iterator[tuple[str, str]]:
         for entry in self._r.config:
             if entry.name.startswith(prefix):
-                yield entry.name, entry.value
+                yield entry.name, entry.value or ""
 
 
 def _cfg(cfg: pygit2.Config, key: str) -> str | None:
@@ -490,7 +493,9 @@ def _unsupported_message(path: str, exc: Exception) -> str:
     return f"git po cannot open the repository at {path}: {why}"
 
 
-def init_repository(path: Path, files: Mapping[str, bytes], message: str, identity: tuple[str, str]) -> Repo:
+def init_repository(
+    path: Path, files: Mapping[str, bytes], message: str, identity: tuple[str, str]
+) -> Repo:
     """A new repository at path with one commit of files on main, and a local identity."""
     raw = pygit2.init_repository(str(path), initial_head="main")
     raw.config["user.name"] = identity[0]

@@ -4,13 +4,14 @@ task's state ref. The core never prints: it reports to an Observer."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -229,9 +230,7 @@ class RunLock:
                 f"plan {plan!r} is already running ({holder})",
                 hint=f"watch it with: git po status {plan}",
             ) from None
-        self.info.write_text(
-            f"pid {os.getpid()} on {socket.gethostname()} since {now_iso()}\n"
-        )
+        self.info.write_text(f"pid {os.getpid()} on {socket.gethostname()} since {now_iso()}\n")
 
     def holder(self) -> str | None:
         try:
@@ -249,10 +248,8 @@ class RunLock:
 
     def release(self) -> None:
         if self._lock.is_locked:
-            try:
+            with contextlib.suppress(OSError):
                 self.info.unlink()
-            except OSError:
-                pass
             self._lock.release()
 
 
@@ -347,7 +344,10 @@ class Orchestrator:
             version=__version__,
             run=run_number,
         )
-        files: dict[str, bytes] = {"plan.toml": plan.text.encode(), "run.toml": self.record.to_toml().encode()}
+        files: dict[str, bytes] = {
+            "plan.toml": plan.text.encode(),
+            "run.toml": self.record.to_toml().encode(),
+        }
         for t in plan.tasks:
             if t.prompt_file:
                 files[f"prompts/{t.id}.md"] = t.prompt.encode()
@@ -355,7 +355,8 @@ class Orchestrator:
         ref = layout.plan_ref(plan.name)
         tasks = len(plan.tasks)
         msg = (
-            f"po: start plan {plan.name} (run {run_number}): {tasks} task{'s' if tasks != 1 else ''}, "
+            f"po: start plan {plan.name} (run {run_number}): "
+            f"{tasks} task{'s' if tasks != 1 else ''}, "
             f"base {plan.base} {self.prep.base[:12]}, max {self.prep.max_workers} workers\n"
         )
         self.plan_tip = self.repo.commit_files(ref, files, msg, expected, keep_tree=False)
@@ -435,10 +436,9 @@ class Orchestrator:
 
     def _remove_worktree(self, wname: str, path: Path | None) -> None:
         root = self.prep.worktree_root.resolve()
-        if path is not None and path.is_dir():
-            # only directories git po created, under its worktree root
-            if root in path.resolve().parents:
-                hookinstall.remove_tree(path)
+        # only directories git po created, under its worktree root
+        if path is not None and path.is_dir() and root in path.resolve().parents:
+            hookinstall.remove_tree(path)
         gitdir = self.repo.worktree_gitdir(wname)
         if gitdir.is_dir() and (path is None or not path.exists()):
             hookinstall.remove_tree(gitdir)
@@ -459,9 +459,7 @@ class Orchestrator:
             self._poll_workers(stopping)
             self.observer.tick(self._view_list())
             if not self.workers:
-                if stopping or not any(
-                    s.state is State.PENDING for s in self.states.values()
-                ):
+                if stopping or not any(s.state is State.PENDING for s in self.states.values()):
                     return stopping
                 if not self._ready():
                     self._propagate_skips()
@@ -522,11 +520,17 @@ class Orchestrator:
             base = self._base_for(task)
             if base is None:
                 return  # failed and recorded
-            self.repo.create_ref(layout.base_ref(plan.name, task.id), base, f"po: base of {task.id}")
+            self.repo.create_ref(
+                layout.base_ref(plan.name, task.id), base, f"po: base of {task.id}"
+            )
             self.repo.create_ref(branch_ref, base, f"po: branch for task {task.id}")
             head = base
         else:
-            base = Oid(st.base) if st.base else self.repo.read_ref(layout.base_ref(plan.name, task.id)) or head
+            base = (
+                Oid(st.base)
+                if st.base
+                else self.repo.read_ref(layout.base_ref(plan.name, task.id)) or head
+            )
         if not path.exists():
             if path.parent.exists() and wname in self.repo.worktree_names():
                 self._remove_worktree(wname, None)
@@ -609,7 +613,9 @@ class Orchestrator:
         for d in task.depends_on:
             tip = self.repo.read_ref(layout.branch_ref(self.plan.name, d))
             if tip is None:
-                self._set(task.id, State.FAILED, "failed", reason=f"branch of dependency {d} is missing")
+                self._set(
+                    task.id, State.FAILED, "failed", reason=f"branch of dependency {d} is missing"
+                )
                 return None
             heads.append(tip)
         result = self.repo.merge_commits(
@@ -623,7 +629,8 @@ class Orchestrator:
                 task.id,
                 State.FAILED,
                 "failed",
-                reason=f"conflict merging its dependencies ({', '.join(task.depends_on)}) in {files}",
+                reason=f"conflict merging its dependencies "
+                f"({', '.join(task.depends_on)}) in {files}",
             )
             return None
         return result.oid
@@ -675,14 +682,16 @@ class Orchestrator:
         if path is not None and path.is_dir():
             terminal = prog is not None and prog.kind in (Kind.COMPLETE, Kind.BLOCKED, Kind.NEEDS)
             trailers = (
-                f"{AUTOSAVE_TRAILER}: attempt {attempt.number}\nPo-Plan: {plan.name}\nPo-Task: {tid}\n"
+                f"{AUTOSAVE_TRAILER}: attempt {attempt.number}\n"
+                f"Po-Plan: {plan.name}\nPo-Task: {tid}\n"
             )
             try:
                 if terminal:
                     # keep the worker's own last protocol commit at the tip; park leftovers
                     saved = self.repo.save_worktree(
                         path,
-                        f"po: uncommitted work left by {tid} after attempt {attempt.number}\n\n{trailers}",
+                        f"po: uncommitted work left by {tid} after attempt "
+                        f"{attempt.number}\n\n{trailers}",
                         snapshot_ref=layout.wip_ref(plan.name, tid),
                     )
                 else:
@@ -720,7 +729,11 @@ class Orchestrator:
 
         kind = prog.kind if prog else None
         if w.stop_reason == "interrupted" and kind not in (Kind.COMPLETE, Kind.BLOCKED, Kind.NEEDS):
-            state, reason, outcome = State.INTERRUPTED, "stopped by the user (Ctrl-C)", "interrupted"
+            state, reason, outcome = (
+                State.INTERRUPTED,
+                "stopped by the user (Ctrl-C)",
+                "interrupted",
+            )
         elif kind is Kind.COMPLETE:
             state, reason, outcome = State.COMPLETE, None, "complete"
         elif kind is Kind.BLOCKED:
@@ -745,13 +758,21 @@ class Orchestrator:
             "cost_usd": attempt.cost_usd,
             "saved": attempt.saved,
         }
-        self._set(tid, state, outcome if state is not State.COMPLETE else "complete", reason=reason, detail=detail)
+        self._set(
+            tid,
+            state,
+            outcome if state is not State.COMPLETE else "complete",
+            reason=reason,
+            detail=detail,
+        )
 
     def _annotate(self, tid: str, attempt: Attempt) -> None:
         """Notes on the commits this attempt made: plan, task, attempt, session."""
         if not attempt.head_after or attempt.head_after == attempt.head_before:
             return
-        hist = self.repo.first_parent_history(Oid(attempt.head_after), Oid(attempt.head_before), limit=500)
+        hist = self.repo.first_parent_history(
+            Oid(attempt.head_after), Oid(attempt.head_before), limit=500
+        )
         lines = [
             f"po-plan: {self.plan.name}",
             f"po-task: {tid}",
@@ -764,7 +785,7 @@ class Orchestrator:
         for h in hist:
             try:
                 self.repo.add_note(h.oid, text)
-            except Exception:  # noqa: BLE001 - notes are annotations; a failure loses no work
+            except Exception:
                 continue
 
     # -- recording --
@@ -776,7 +797,7 @@ class Orchestrator:
         event: str,
         *,
         reason: str | None = None,
-        detail: dict[str, object] | None = None,
+        detail: Mapping[str, object] | None = None,
     ) -> None:
         self.states[tid] = replace(self.states[tid], state=state, reason=reason)
         view = self.views[tid]
@@ -788,9 +809,14 @@ class Orchestrator:
             summary = f"complete — {view.last_subject}"
         self._record(tid, event, summary, detail)
 
-    def _record(self, tid: str, event: str, summary: str, detail: dict[str, object] | None = None) -> None:
+    def _record(
+        self, tid: str, event: str, summary: str, detail: Mapping[str, object] | None = None
+    ) -> None:
         st = self.states[tid]
-        msg = f"{tid}: {summary}\n\nPo-Plan: {self.plan.name}\nPo-Task: {tid}\nPo-State: {st.state.value}\n"
+        msg = (
+            f"{tid}: {summary}\n\n"
+            f"Po-Plan: {self.plan.name}\nPo-Task: {tid}\nPo-State: {st.state.value}\n"
+        )
         self.states[tid] = self.store.write(st, event, msg, detail)
         view = self.views[tid]
         view.state = st.state

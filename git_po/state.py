@@ -8,9 +8,10 @@ holds the plan, its prompt files and `run.toml` (the run's own record).
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import tomli_w
@@ -20,7 +21,7 @@ from git_po.errors import StateConflict
 from git_po.repo import Oid, Repo
 
 
-class State(str, Enum):
+class State(StrEnum):
     PENDING = "pending"  # waiting for dependencies or a worker slot
     RUNNING = "running"
     COMPLETE = "complete"
@@ -58,7 +59,9 @@ class Attempt:
     duration_s: float | None = None
     exit_code: int | None = None
     signal: int | None = None
-    outcome: str | None = None  # complete, blocked, needs, no-progress, timeout, idle, interrupted, ...
+    outcome: str | None = (
+        None  # complete, blocked, needs, no-progress, timeout, idle, interrupted, ...
+    )
     is_error: bool | None = None
     api_error_status: int | None = None
     result_subtype: str | None = None
@@ -155,7 +158,9 @@ class StateStore:
             return None
         return TaskState.from_toml(data.decode())
 
-    def write(self, st: TaskState, event: str, message: str, detail: dict[str, Any] | None = None) -> TaskState:
+    def write(
+        self, st: TaskState, event: str, message: str, detail: Mapping[str, object] | None = None
+    ) -> TaskState:
         """Record a state change: a new commit on the task's state ref (compare-and-swap)."""
         ref = layout.task_ref(self.plan, st.task)
         if st.task not in self._tips:

@@ -89,7 +89,9 @@ def stored_plan(repo: Repo, name: str) -> Plan:
             prompts=stored.prompts,
         )
     except PlanError as exc:  # a plan recorded by another version of git po
-        raise NotFound(f"the plan stored in {layout.plan_ref(name)} cannot be read: {exc.problems[0]}") from None
+        raise NotFound(
+            f"the plan stored in {layout.plan_ref(name)} cannot be read: {exc.problems[0]}"
+        ) from None
 
 
 def _known(repo: Repo) -> str:

@@ -74,9 +74,9 @@ class Worker:
             proc.signal_group(self.popen, proc.TERM)
 
     def enforce_grace(self, grace: float) -> None:
-        if self.term_sent_at is not None and not self.killed:
-            if time.monotonic() - self.term_sent_at >= grace:
-                self.kill()
+        started = self.term_sent_at
+        if started is not None and not self.killed and time.monotonic() - started >= grace:
+            self.kill()
 
     def kill(self) -> None:
         self.killed = True

@@ -6,7 +6,14 @@ from git_po.agents.base import AgentProfile, Launch, TranscriptSummary
 from git_po.agents.claude import ClaudeProfile
 from git_po.agents.shell import ShellProfile
 
-__all__ = ["AgentProfile", "ClaudeProfile", "Launch", "ShellProfile", "TranscriptSummary", "profile"]
+__all__ = [
+    "AgentProfile",
+    "ClaudeProfile",
+    "Launch",
+    "ShellProfile",
+    "TranscriptSummary",
+    "profile",
+]
 
 
 def profile(name: str, *, claude_path: str | None = None) -> AgentProfile:

@@ -101,7 +101,11 @@ class StreamJsonReader(TranscriptReader):
             if isinstance(usage, dict):
                 inp = sum(
                     int(usage.get(k) or 0)
-                    for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+                    for k in (
+                        "input_tokens",
+                        "cache_creation_input_tokens",
+                        "cache_read_input_tokens",
+                    )
                 )
                 s.input_tokens = inp
                 s.output_tokens = int(usage.get("output_tokens") or 0)
