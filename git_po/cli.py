@@ -199,6 +199,8 @@ def start(
     repo = _open_repo()
     options = StartOptions(max_workers=max_workers, claude_path=claude_path, restart=restart)
     prep = scheduler.prepare(repo, plan_file, options)
+    for warning in prep.warnings:
+        _err(f"warning: {warning}")
     if dry_run:
         click.echo(render.schedule_text(scheduler.schedule(prep)))
         return

@@ -62,6 +62,7 @@ class Prepared:
     profiles: dict[str, AgentProfile]
     worktree_root: Path
     grace: float
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -155,6 +156,16 @@ def prepare(repo: Repo, plan_path: Path, options: StartOptions) -> Prepared:
         workers = plan.max_workers
     else:
         workers = config.max_workers(repo) or plan.max_workers
+    warnings: list[str] = []
+    if plan.verify:
+        warnings.append(
+            "verify is recorded but not enforced yet: [COMPLETE] counts without running it"
+        )
+    retrying = [t.id for t in plan.tasks if t.retries > 0]
+    if retrying:
+        warnings.append(
+            f"retries are not applied yet ({', '.join(retrying)}): a failed attempt is final"
+        )
     return Prepared(
         plan=plan,
         base=base,
@@ -162,6 +173,7 @@ def prepare(repo: Repo, plan_path: Path, options: StartOptions) -> Prepared:
         profiles=profiles,
         worktree_root=config.worktree_root(repo),
         grace=config.stop_grace(repo),
+        warnings=tuple(warnings),
     )
 
 
