@@ -228,12 +228,12 @@ class RunLock:
     """One orchestrator per plan on this machine: a file lock plus who holds it."""
 
     def __init__(self, repo: Repo, plan: str) -> None:
-        folder = layout.plan_dir(repo.common_dir, plan)
-        folder.mkdir(parents=True, exist_ok=True)
-        self.info = folder / "orchestrator"
-        self._lock = filelock.FileLock(str(folder / "lock"), timeout=0)
+        self.folder = layout.plan_dir(repo.common_dir, plan)
+        self.info = self.folder / "orchestrator"
+        self._lock = filelock.FileLock(str(self.folder / "lock"), timeout=0)
 
     def acquire(self, plan: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
         try:
             self._lock.acquire()
         except filelock.Timeout:
@@ -250,13 +250,25 @@ class RunLock:
         except OSError:
             return None
 
-    def held_elsewhere(self) -> bool:
+    def alive_holder(self) -> str | None:
+        """Who runs the plan on this machine, read without touching the lock (never waits)."""
+        text = self.holder()
+        if not text:
+            return None
+        parts = text.split()
         try:
-            self._lock.acquire()
-        except filelock.Timeout:
-            return True
-        self._lock.release()
-        return False
+            pid, host = int(parts[1]), parts[3]
+        except (IndexError, ValueError):
+            return None
+        if host != socket.gethostname():
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return text
 
     def release(self) -> None:
         if self._lock.is_locked:

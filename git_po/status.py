@@ -168,10 +168,7 @@ def plan_status(repo: Repo, name: str, *, now: float | None = None) -> PlanStatu
 def _orchestrator(repo: Repo, name: str) -> str | None:
     from git_po.scheduler import RunLock  # local: the lock lives with the run loop
 
-    lock = RunLock(repo, name)
-    if lock.held_elsewhere():
-        return lock.holder() or "running"
-    return None
+    return RunLock(repo, name).alive_holder()
 
 
 @dataclass
