@@ -299,6 +299,7 @@ class Orchestrator:
         self.states: dict[str, TaskState] = {}
         self.views: dict[str, TaskView] = {}
         self.workers: dict[str, Worker] = {}
+        self._view_tips: dict[str, Oid] = {}
         self.hooks: Path | None = None
         self.record: RunRecord | None = None
         self.plan_tip: Oid | None = None
@@ -477,20 +478,22 @@ class Orchestrator:
                 stopping = True
                 for w in self.workers.values():
                     w.request_stop("interrupted")
+            self._poll_workers()
             if not stopping:
+                # launch right after a worker ends: a freed slot is filled in the same pass
                 self._propagate_skips()
                 self._launch_ready()
-            self._poll_workers(stopping)
             self.observer.tick(self._view_list())
             if not self.workers:
-                if stopping or not any(s.state is State.PENDING for s in self.states.values()):
-                    return stopping
-                if not self._ready():
-                    self._propagate_skips()
-                    if not self._ready() and not any(
-                        s.state is State.PENDING for s in self.states.values()
-                    ):
-                        return False
+                if stopping:
+                    return True
+                if not self._ready() and not any(
+                    s.state is State.PENDING for s in self.states.values()
+                ):
+                    return False
+                if not self._ready():  # cannot happen in a DAG; never spin
+                    return False
+                continue
             self.stop.wait(self.options.poll_interval)
 
     def _ready(self) -> list[str]:
@@ -659,7 +662,7 @@ class Orchestrator:
             return None
         return result.oid
 
-    def _poll_workers(self, stopping: bool) -> None:
+    def _poll_workers(self) -> None:
         for tid, w in list(self.workers.items()):
             code = w.poll()
             if code is None:
@@ -679,8 +682,9 @@ class Orchestrator:
 
     def _refresh_branch_view(self, tid: str) -> None:
         tip = self.repo.read_ref(layout.branch_ref(self.plan.name, tid))
-        if tip is None:
+        if tip is None or self._view_tips.get(tid) == tip:
             return
+        self._view_tips[tid] = tip
         prog = self._progress(tid, tip)
         view = self.views[tid]
         view.checkpoints = prog.checkpoints
