@@ -8,6 +8,7 @@ everything here is pure.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -119,7 +120,7 @@ def id_problem(value: object, what: str) -> str | None:
         return f"{what} must be a non-empty string"
     if len(value) > MAX_ID_LENGTH:
         return f"{what} {value!r} is longer than {MAX_ID_LENGTH} characters"
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         return (
             f"{what} {value!r} is not a safe id: use letters, digits, '.', '_' and '-', "
             "starting with a letter or digit"
@@ -164,7 +165,16 @@ class _Locator:
         self.tables: dict[tuple[str, ...], int] = {}
         self.keys: dict[tuple[str, ...], int] = {}
         table: tuple[str, ...] = ()
+        in_string: str | None = None  # inside a multi-line string opened by this delimiter
         for n, line in enumerate(text.splitlines(), start=1):
+            if in_string is not None:
+                if line.count(in_string) % 2 == 1:
+                    in_string = None
+                continue
+            for delim in ('"""', "'''"):
+                if line.count(delim) % 2 == 1:
+                    in_string = delim
+                    break
             h = self._HEADER.match(line)
             if h and not line.lstrip().startswith("[["):
                 table = self._split(h.group(1))
@@ -193,6 +203,7 @@ class _Locator:
 
 
 PromptReader = Callable[[str], str | None]
+RepoCheck = Callable[[str, str], list[tuple[str | None, str, str]]]
 
 
 def _did_you_mean(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
@@ -207,11 +218,13 @@ def parse_plan(
     *,
     default_name: str,
     prompts: Mapping[str, str] | None = None,
+    repo_check: RepoCheck | None = None,
 ) -> Plan:
     """Parse and validate a plan; raise PlanError listing every problem found.
 
     prompts: prompt texts by task id, as recorded in the plan ref, used instead of reading
-    prompt files.
+    prompt files. repo_check(name, base) returns problems only the repository can see, as
+    (key, message, fix), so they are reported together with the rest.
     """
     problems: list[PlanProblem] = []
 
@@ -327,6 +340,15 @@ def parse_plan(
             tasks.append(task)
 
     ids = [t.id for t in tasks]
+    folded: dict[str, str] = {}
+    for tid in ids:
+        other = folded.setdefault(tid.lower(), tid)
+        if other != tid:
+            problem(
+                loc.line("tasks", tid),
+                f"task ids {other!r} and {tid!r} differ only in case",
+                "their branches and worktrees would collide on case-insensitive file systems",
+            )
     for t in tasks:
         for dep in t.depends_on:
             if dep not in ids:
@@ -353,6 +375,9 @@ def parse_plan(
                 f"give the files to one task, or make {b.id!r} depend on {a.id!r}",
             )
 
+    if repo_check is not None and isinstance(name, str) and name != "invalid":
+        for rkey, message, fix in repo_check(name, base):
+            problem(loc.line(rkey) if rkey else None, message, fix)
     if problems:
         raise PlanError(problems)
     assert isinstance(name, str)
@@ -460,7 +485,7 @@ class _Options:
         v = self.raw.get(key)
         if v is None:
             return None
-        if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
             self.problem(self._line(key), f"{key} must be a positive number", f"e.g. {key} = 2.5")
             return None
         return float(v)
@@ -544,7 +569,7 @@ def _parse_task(
             problem(
                 loc.line(*path),
                 f"task {tid!r} uses the shell agent but has no run command",
-                'add run = "..." (a command run with sh -c in the task\'s worktree)',
+                'add run = "...", a command run with sh -c in the task\'s worktree',
             )
     else:
         if run is not None:
@@ -583,9 +608,18 @@ def _parse_task(
         problem(loc.line(*path, "writes"), "writes must be a list of path globs")
     else:
         for w in writes_raw:
-            norm = w.strip().lstrip("./") if w.startswith("./") else w.strip()
-            parts = norm.split("/")
-            if not norm or norm.startswith("/") or ".." in parts or "\\" in norm:
+            norm = w.strip()
+            while norm.startswith("./"):
+                norm = norm[2:]
+            parts = w.strip().split("/")
+            if (
+                not norm
+                or w.strip().startswith("/")
+                or ".." in parts
+                or "." in norm.rstrip("/").split("/")
+                or "\\" in norm
+                or "\n" in norm
+            ):
                 problem(
                     loc.line(*path, "writes"),
                     f"writes entry {w!r} must be a relative path glob inside the repository",
@@ -594,6 +628,8 @@ def _parse_task(
                 writes.append(norm.rstrip("/"))
 
     description = raw.get("description")
+    if description is not None and not isinstance(description, str):
+        problem(loc.line(*path, "description"), "description must be a string")
     return Task(
         id=tid,
         prompt=text,
@@ -700,7 +736,7 @@ def _overlapping_writes(tasks: list[Task], graph: Graph) -> list[tuple[Task, Tas
     return found
 
 
-def load_plan_file(path: Path) -> Plan:
+def load_plan_file(path: Path, repo_check: RepoCheck | None = None) -> Plan:
     """Read and validate a plan file from disk; prompt files are relative to it."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -719,4 +755,4 @@ def load_plan_file(path: Path) -> Plan:
         except (OSError, UnicodeDecodeError):
             return None
 
-    return parse_plan(text, str(path), read_prompt, default_name=path.stem)
+    return parse_plan(text, str(path), read_prompt, default_name=path.stem, repo_check=repo_check)

@@ -21,8 +21,6 @@ from git_po import __version__, config, hookinstall, layout, prompts
 from git_po.agents import AgentProfile, profile
 from git_po.errors import (
     AgentMissing,
-    PlanError,
-    PlanProblem,
     PoError,
     RepositoryError,
     StateConflict,
@@ -106,31 +104,31 @@ class RunOutcome:
 
 def prepare(repo: Repo, plan_path: Path, options: StartOptions) -> Prepared:
     """Validate the plan against the repository; check agents. Writes nothing."""
-    plan = load_plan_file(plan_path)
-    problems: list[PlanProblem] = []
-    base = repo.resolve(plan.base)
-    if base is None:
-        problems.append(
-            PlanProblem(
-                plan.source,
-                _line_of(plan.text, "base"),
-                f"base {plan.base!r} does not resolve to a commit in this repository",
-                "name an existing branch, tag or commit",
-            )
-        )
-    for blocker in ("refs/heads/po", f"refs/heads/po/{plan.name}"):
-        if repo.read_ref(blocker) is not None:
-            problems.append(
-                PlanProblem(
-                    plan.source,
-                    None,
-                    f"branch {blocker.removeprefix('refs/heads/')} exists, so task branches "
-                    f"po/{plan.name}/<task> cannot be created",
-                    "rename that branch",
+
+    def repo_check(name: str, base_rev: str) -> list[tuple[str | None, str, str]]:
+        found: list[tuple[str | None, str, str]] = []
+        if not base_rev.startswith("-") and repo.resolve(base_rev) is None:
+            found.append(
+                (
+                    "base",
+                    f"base {base_rev!r} does not resolve to a commit in this repository",
+                    "name an existing branch, tag or commit",
                 )
             )
-    if problems:
-        raise PlanError(problems)
+        for blocker in ("refs/heads/po", f"refs/heads/po/{name}"):
+            if repo.read_ref(blocker) is not None:
+                found.append(
+                    (
+                        None,
+                        f"branch {blocker.removeprefix('refs/heads/')} exists, so task branches "
+                        f"po/{name}/<task> cannot be created",
+                        "rename that branch",
+                    )
+                )
+        return found
+
+    plan = load_plan_file(plan_path, repo_check)
+    base = repo.resolve(plan.base)
     assert base is not None
 
     claude_path = options.claude_path or config.claude_path(repo)
