@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from git_po import __version__, demo, render, scheduler, status
-from git_po.errors import ExitCode, PlanError, PoError
+from git_po.errors import ExitCode, NotFound, PlanError, PoError
 from git_po.repo import Repo
 from git_po.scheduler import StartOptions, TaskView
 from git_po.state import list_plans
@@ -166,6 +166,7 @@ def cli() -> None:
     "--max-workers",
     "-j",
     type=click.IntRange(min=1),
+    metavar="N",
     help="Most workers at once (overrides the plan and po.maxWorkers).",
 )
 @click.option(
@@ -177,8 +178,8 @@ def cli() -> None:
 @click.option(
     "--restart",
     is_flag=True,
-    help="Start over a plan whose earlier run did not finish "
-    "(its refs are kept under refs/po/<plan>/runs/).",
+    help="Start over a plan whose earlier run did not finish, or whose refs were left "
+    "behind (they are kept under refs/po/<plan>/runs/).",
 )
 @click.option("--no-live", is_flag=True, help="Print one line per state change even on a terminal.")
 @_boundary
@@ -253,7 +254,7 @@ def status_cmd(plan: str | None, as_json: bool) -> None:
             if as_json:
                 click.echo(json.dumps({"version": status.JSON_VERSION, "plans": []}))
                 return
-            raise PoError(
+            raise NotFound(
                 "no plan has been started in this repository", hint="git po start plan.toml"
             )
         if len(plans) > 1:
@@ -278,7 +279,15 @@ def status_cmd(plan: str | None, as_json: bool) -> None:
 
 @cli.command("demo", context_settings=CONTEXT)
 @click.argument("directory", required=False, type=click.Path(path_type=Path, file_okay=False))
-@click.option("--max-workers", "-j", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option(
+    "--max-workers",
+    "-j",
+    type=click.IntRange(min=1),
+    metavar="N",
+    default=3,
+    show_default=True,
+    help="Most workers at once.",
+)
 @click.option("--no-live", is_flag=True, help="Print one line per state change even on a terminal.")
 @_boundary
 def demo_cmd(directory: Path | None, max_workers: int, no_live: bool) -> None:
