@@ -37,6 +37,14 @@ def _use_color(stream: Any) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
+def _width(stream: Any) -> int | None:
+    """Columns of the terminal stream writes to, or None when it is not a terminal."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns if stream.isatty() else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _open_repo() -> Repo:
     return Repo.discover(Path.cwd())
 
@@ -230,7 +238,7 @@ def _run(repo: Repo, prep: scheduler.Prepared, options: StartOptions, *, live: b
         observer.draw()
     click.echo()
     st = status.plan_status(repo, prep.plan.name)
-    click.echo(render.status_table(st, use_color=_use_color(sys.stdout)))
+    click.echo(render.status_table(st, use_color=_use_color(sys.stdout), width=_width(sys.stdout)))
     if outcome.interrupted:
         _err("git po: interrupted; workers stopped and their work saved")
         return ExitCode.INTERRUPTED
@@ -274,7 +282,9 @@ def status_cmd(plan: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(st.to_json(), indent=2))
     else:
-        click.echo(render.status_table(st, use_color=_use_color(sys.stdout)))
+        click.echo(
+            render.status_table(st, use_color=_use_color(sys.stdout), width=_width(sys.stdout))
+        )
 
 
 @cli.command("demo", context_settings=CONTEXT)

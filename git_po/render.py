@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Sequence
 
@@ -72,7 +71,8 @@ def _table(
 
 
 def status_table(status: PlanStatus, *, use_color: bool = False, width: int | None = None) -> str:
-    width = width or shutil.get_terminal_size((120, 24)).columns
+    """width: the terminal's columns, to shorten the last column; None keeps it whole."""
+    width = width or 1_000_000
     run = status.run
     head = f"plan {status.plan}: run {run['number']} {run['state']}, started {run['started_at']}"
     if run.get("ended_at"):

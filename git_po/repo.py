@@ -429,12 +429,16 @@ class Repo:
             idx.write()
             return None
         sig = self.signature()
-        oid = Oid(str(wt.create_commit(None, sig, sig, message, tree, [tip])))
+        parents = [tip]
+        previous = self.read_ref(snapshot_ref) if snapshot_ref is not None else None
+        if previous is not None and not self.is_ancestor(previous, tip):
+            parents.append(previous)  # an earlier snapshot stays reachable from the new one
+        oid = Oid(str(wt.create_commit(None, sig, sig, message, tree, parents)))
         if snapshot_ref is None:
             self.update_ref(head_ref, oid, tip, message.splitlines()[0])
             idx.write()
         else:
-            self.update_ref(snapshot_ref, oid, self.read_ref(snapshot_ref), message.splitlines()[0])
+            self.update_ref(snapshot_ref, oid, previous, message.splitlines()[0])
         return oid
 
     def worktree_head(self, worktree: Path) -> Oid | None:

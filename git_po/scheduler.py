@@ -435,10 +435,11 @@ class Orchestrator:
             task = wname.split("+", 2)[2]
             path = _worktree_path(gitdir)
             if path is not None and path.is_dir():
+                # into the live wip ref (chained to any earlier snapshot); moved below
                 self.repo.save_worktree(
                     path,
                     f"po: uncommitted work of {name}/{task} kept when the plan was started again\n",
-                    snapshot_ref=f"{prefix}wip/{task}",
+                    snapshot_ref=layout.wip_ref(name, task),
                 )
             self._remove_worktree(wname, path)
         # 2. move the refs
@@ -450,6 +451,12 @@ class Orchestrator:
             if rest == "plan" or rest.startswith("runs/"):
                 continue
             moves.append((ref, prefix + rest))
+        taken = [new for _old, new in moves if self.repo.read_ref(new) is not None]
+        if taken:
+            raise StateConflict(
+                f"cannot keep the earlier run of {name!r}: {taken[0]} already exists",
+                hint=f"look at refs/po/{name}/runs/ with git for-each-ref",
+            )
         for old, new in moves:
             oid = self.repo.read_ref(old)
             if oid is None:
@@ -676,6 +683,7 @@ class Orchestrator:
                 self._refresh_branch_view(tid)
                 continue
             del self.workers[tid]
+            w.stop_group(0.0 if w.killed else self.prep.grace)
             self._finish(tid, w, code)
 
     def _refresh_branch_view(self, tid: str) -> None:

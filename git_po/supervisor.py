@@ -78,6 +78,19 @@ class Worker:
         if started is not None and not self.killed and time.monotonic() - started >= grace:
             self.kill()
 
+    def stop_group(self, grace: float) -> None:
+        """After the worker exited: whatever it left running in its process group gets SIGTERM,
+        then SIGKILL after grace, so no process of a finished worker lingers."""
+        pgid = self.popen.pid
+        if not proc.group_alive(pgid):
+            return
+        proc.signal_pgid(pgid, proc.TERM)
+        deadline = time.monotonic() + grace
+        while proc.group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if proc.group_alive(pgid):
+            proc.signal_pgid(pgid, proc.KILL)
+
     def kill(self) -> None:
         self.killed = True
         proc.signal_group(self.popen, proc.KILL)

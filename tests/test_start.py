@@ -794,12 +794,6 @@ def test_claude_option_and_config_choose_the_executable(repo: Path, tmp_path: Pa
     assert config_marker.read_text() == "t\n"  # --claude wins over po.claudePath
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a relative --claude path is checked against the current directory "
-    "(ClaudeProfile.executable) but run from the task's worktree: 'could not start: "
-    "No such file or directory'",
-)
 def test_a_relative_claude_path_is_taken_from_the_current_directory(
     repo: Path, tmp_path: Path
 ) -> None:
@@ -991,12 +985,6 @@ def test_starting_a_finished_plan_again_keeps_the_earlier_run(repo: Path, tmp_pa
     assert git(repo, "worktree", "prune", "--dry-run", "-v") == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Orchestrator._archive snapshots a dirty worktree to runs/<n>/wip/<task>, then "
-    "moves refs/po/<plan>/wip/<task> to the same name: RefRace 'already exists', exit 5, and "
-    "the earlier run is left half archived",
-)
 def test_starting_again_after_a_task_left_leftovers(repo: Path, tmp_path: Path) -> None:
     plan = write_plan(tmp_path, "lo", '[tasks.t]\nprompt = "go"\n')
     script = [
@@ -1222,12 +1210,6 @@ def test_ctrl_c_kills_a_worker_that_ignores_sigterm_after_the_grace(
     assert tasks_by_id(status_json(repo, "stubborn"))["t"]["state"] == "interrupted"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after Ctrl-C, a process the worker started that ignores SIGTERM outlives the "
-    "worker: SIGKILL to the process group only follows while the group leader is alive "
-    "(supervisor.Worker.enforce_grace is only called while poll() is None)",
-)
 def test_ctrl_c_leaves_no_process_of_a_worker_behind(repo: Path, tmp_path: Path) -> None:
     git(repo, "config", "po.stopGrace", "1")
     pidfile = tmp_path / "child.pid"

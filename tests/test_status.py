@@ -289,11 +289,6 @@ def test_status_while_a_plan_runs(repo: Path, tmp_path: Path) -> None:
             kill_quietly(pid)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: render.status_table truncates LAST / REASON to the terminal width (120 columns "
-    "when stdout is a pipe), so `git po status | grep` loses the end of a failure reason",
-)
 def test_status_table_in_a_pipe_keeps_the_whole_reason(repo: Path, tmp_path: Path) -> None:
     plan = write_plan(tmp_path, "pipe", '[tasks.t]\nprompt = "t"\n')
     reason = (

@@ -26,7 +26,8 @@ class ClaudeProfile:
         want = self.claude_path or "claude"
         if os.sep in want:
             p = Path(want).expanduser()
-            return str(p) if p.is_file() and os.access(p, os.X_OK) else None
+            # absolute: the agent runs in the task's worktree, not here
+            return str(p.resolve()) if p.is_file() and os.access(p, os.X_OK) else None
         return shutil.which(want)
 
     def launch(self, task: Task, prompt: str, resume_session: str | None) -> Launch:
