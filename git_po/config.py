@@ -14,7 +14,54 @@ KEYS = {
     "po.claudePath": "the claude executable (--claude wins); default: claude on PATH",
     "po.worktreeDir": "where task worktrees go; default: <git common dir>/po/worktrees",
     "po.stopGrace": "seconds between SIGTERM and SIGKILL when stopping a worker; default 10",
+    "po.agent": "agent for tasks whose plan names none (claude, shell)",
+    "po.model": "claude --model for tasks whose plan sets none",
+    "po.permissionMode": "claude --permission-mode for tasks whose plan sets none",
+    "po.timeout": "whole-attempt timeout for tasks whose plan sets none",
+    "po.idleTimeout": "idle timeout for tasks whose plan sets none",
+    "po.retries": "retries for tasks whose plan sets none",
+    "po.budgetUsd": "claude --max-budget-usd for tasks whose plan sets none",
+    "po.maxTurns": "claude --max-turns for tasks whose plan sets none",
+    "po.integrationBranch": "branch integrate merges into; default po/<plan>/integration",
 }
+
+
+# [defaults] keys a user may set once in git config; the plan's own values win over them
+PLAN_FALLBACKS = {
+    "agent": "po.agent",
+    "model": "po.model",
+    "permission_mode": "po.permissionMode",
+    "timeout": "po.timeout",
+    "idle_timeout": "po.idleTimeout",
+    "retries": "po.retries",
+    "budget_usd": "po.budgetUsd",
+    "max_turns": "po.maxTurns",
+}
+_NUMERIC = {"retries": int, "max_turns": int, "budget_usd": float}
+
+
+def plan_fallbacks(repo: Repo) -> dict[str, object]:
+    """[defaults] values from git config, typed as a plan would write them.
+
+    A value that does not convert is passed on as text, so plan validation reports it."""
+    out: dict[str, object] = {}
+    for key, cfg in PLAN_FALLBACKS.items():
+        raw = repo.config(cfg)
+        if raw is None:
+            continue
+        conv = _NUMERIC.get(key)
+        if conv is not None:
+            try:
+                out[key] = conv(raw)
+            except ValueError:
+                out[key] = raw
+        else:
+            out[key] = raw
+    return out
+
+
+def integration_branch(repo: Repo) -> str | None:
+    return repo.config("po.integrationBranch")
 
 
 def _int(repo: Repo, key: str, minimum: int) -> int | None:

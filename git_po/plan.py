@@ -32,6 +32,8 @@ TOP_KEYS = (
     "max_workers",
     "agent",
     "verify",
+    "integration_branch",
+    "budget_usd",
     "description",
     "defaults",
     "tasks",
@@ -101,6 +103,8 @@ class Plan:
     source: str  # file name as the user gave it
     text: str  # the plan file, verbatim
     max_workers_set: bool = False  # whether the plan itself set max_workers
+    integration_branch: str | None = None  # branch integrate merges into; None: the default
+    budget_usd: float | None = None  # for the whole plan, across tasks and attempts
     graph: Graph = field(compare=False, default_factory=lambda: Graph({}))
 
     def task(self, task_id: str) -> Task:
@@ -130,6 +134,23 @@ def id_problem(value: object, what: str) -> str | None:
     if value.endswith(".lock") or value.endswith("."):
         return f"{what} {value!r} must not end with '.lock' or '.'"
     return None
+
+
+def branch_problem(value: object) -> str | None:
+    """Why value is not a usable branch name (git check-ref-format rules), or None."""
+    if not isinstance(value, str) or not value.strip():
+        return "branch name must be a non-empty string"
+    bad = (
+        value.startswith(("-", "/", "."))
+        or value.endswith(("/", ".", ".lock"))
+        or ".." in value
+        or "//" in value
+        or "@{" in value
+        or "/." in value
+        or any(c in value for c in " ~^:?*[\\\x7f")
+        or any(ord(c) < 32 for c in value)
+    )
+    return f"{value!r} is not a valid branch name" if bad else None
 
 
 _DURATION = re.compile(
@@ -219,12 +240,14 @@ def parse_plan(
     default_name: str,
     prompts: Mapping[str, str] | None = None,
     repo_check: RepoCheck | None = None,
+    fallbacks: Mapping[str, object] | None = None,
 ) -> Plan:
     """Parse and validate a plan; raise PlanError listing every problem found.
 
     prompts: prompt texts by task id, as recorded in the plan ref, used instead of reading
     prompt files. repo_check(name, base) returns problems only the repository can see, as
-    (key, message, fix), so they are reported together with the rest.
+    (key, message, fix), so they are reported together with the rest. fallbacks: values for
+    [defaults] keys from git config (po.<camelCase>), used where the plan sets none.
     """
     problems: list[PlanProblem] = []
 
@@ -297,6 +320,21 @@ def parse_plan(
     if description is not None and not isinstance(description, str):
         problem(loc.line("description"), "description must be a string")
         description = None
+    integration_branch = data.get("integration_branch")
+    if integration_branch is not None:
+        why = branch_problem(integration_branch)
+        if why:
+            problem(loc.line("integration_branch"), why, 'e.g. integration_branch = "po/shop/next"')
+            integration_branch = None
+    plan_budget = data.get("budget_usd")
+    if plan_budget is not None and (
+        isinstance(plan_budget, bool)
+        or not isinstance(plan_budget, int | float)
+        or not math.isfinite(plan_budget)
+        or plan_budget <= 0
+    ):
+        problem(loc.line("budget_usd"), "budget_usd must be a positive number", "e.g. 20.0")
+        plan_budget = None
 
     defaults_raw = data.get("defaults", {})
     if not isinstance(defaults_raw, dict):
@@ -312,6 +350,11 @@ def parse_plan(
                 f"unknown key {key!r} in [defaults]",
                 hint or f"known keys: {', '.join(DEFAULT_KEYS)}",
             )
+    if fallbacks:
+        inherited = {k: v for k, v in fallbacks.items() if k in DEFAULT_KEYS}
+        if "agent" in data:
+            inherited.pop("agent", None)  # the plan's own agent wins over git config
+        defaults_raw = {**inherited, **defaults_raw}
     defaults = _Options(defaults_raw, ("defaults",), loc, problem, check_agent)
 
     tasks_raw = data.get("tasks")
@@ -392,6 +435,8 @@ def parse_plan(
         source=source,
         text=text,
         max_workers_set="max_workers" in data,
+        integration_branch=integration_branch if isinstance(integration_branch, str) else None,
+        budget_usd=float(plan_budget) if plan_budget is not None else None,
         graph=graph,
     )
 
@@ -736,7 +781,11 @@ def _overlapping_writes(tasks: list[Task], graph: Graph) -> list[tuple[Task, Tas
     return found
 
 
-def load_plan_file(path: Path, repo_check: RepoCheck | None = None) -> Plan:
+def load_plan_file(
+    path: Path,
+    repo_check: RepoCheck | None = None,
+    fallbacks: Mapping[str, object] | None = None,
+) -> Plan:
     """Read and validate a plan file from disk; prompt files are relative to it."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -755,4 +804,11 @@ def load_plan_file(path: Path, repo_check: RepoCheck | None = None) -> Plan:
         except (OSError, UnicodeDecodeError):
             return None
 
-    return parse_plan(text, str(path), read_prompt, default_name=path.stem, repo_check=repo_check)
+    return parse_plan(
+        text,
+        str(path),
+        read_prompt,
+        default_name=path.stem,
+        repo_check=repo_check,
+        fallbacks=fallbacks,
+    )

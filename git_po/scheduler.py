@@ -127,7 +127,7 @@ def prepare(repo: Repo, plan_path: Path, options: StartOptions) -> Prepared:
                 )
         return found
 
-    plan = load_plan_file(plan_path, repo_check)
+    plan = load_plan_file(plan_path, repo_check, config.plan_fallbacks(repo))
     base = repo.resolve(plan.base)
     assert base is not None
 
