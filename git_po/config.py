@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from git_po import layout
 from git_po.errors import UsageError
+from git_po.plan import parse_duration
 from git_po.repo import Repo
 
 KEYS = {
@@ -23,6 +25,8 @@ KEYS = {
     "po.budgetUsd": "claude --max-budget-usd for tasks whose plan sets none",
     "po.maxTurns": "claude --max-turns for tasks whose plan sets none",
     "po.integrationBranch": "branch integrate merges into; default po/<plan>/integration",
+    "po.retryDelay": "delay before the first retry of an attempt (then doubling); default 10s",
+    "po.cooldown": "pause of new launches plan-wide after a 429 or 529; default 60s",
 }
 
 
@@ -96,6 +100,19 @@ def stop_grace(repo: Repo) -> float:
     return max(0.0, value)
 
 
+def seconds(repo: Repo, key: str, default: float) -> float:
+    """A duration setting (seconds, or "90s", "5m"); default when unset."""
+    raw = repo.config(key)
+    if raw is None:
+        return default
+    if raw.strip() in ("0", "0s"):
+        return 0.0
+    value = parse_duration(raw.strip())
+    if value is None:
+        raise UsageError(f"git config {key} = {raw!r} is not a duration", hint='e.g. "30s"')
+    return value
+
+
 def worktree_root(repo: Repo) -> Path:
     raw = repo.config("po.worktreeDir")
     if not raw:
@@ -104,3 +121,64 @@ def worktree_root(repo: Repo) -> Path:
     if not p.is_absolute():
         p = repo.main_workdir() / p
     return p
+
+
+# --- listing: `git po config` ---------------------------------------------------------------
+
+# what applies when neither the command line, the plan nor git config says anything
+DEFAULTS = {
+    "po.maxWorkers": "3",
+    "po.claudePath": "claude (on PATH)",
+    "po.worktreeDir": "<git common dir>/po/worktrees",
+    "po.stopGrace": "10",
+    "po.agent": "claude",
+    "po.model": "(claude's own default)",
+    "po.permissionMode": "(claude's own default)",
+    "po.timeout": "(none)",
+    "po.idleTimeout": "(none)",
+    "po.retries": "0",
+    "po.budgetUsd": "(none)",
+    "po.maxTurns": "(none)",
+    "po.integrationBranch": "po/<plan>/integration",
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    value: str  # effective value (the default when nothing is set)
+    origin: str  # git config scope (system, global, local, worktree) or "default"
+    default: str
+    description: str
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "key": self.key,
+            "value": None
+            if self.origin == "default" and self.value.startswith("(")
+            else self.value,
+            "origin": self.origin,
+            "default": self.default,
+            "description": self.description,
+        }
+
+
+def _default_in(description: str) -> str:
+    """The default a key's description states ("...; default 10s"), else "(none)"."""
+    _, sep, rest = description.rpartition("default")
+    return rest.strip(" :") or "(none)" if sep else "(none)"
+
+
+def settings(repo: Repo) -> list[Setting]:
+    """Every po.* setting with its effective value in git config and where it came from.
+
+    The command line and the plan win over these; they are not known here."""
+    out: list[Setting] = []
+    for key, description in KEYS.items():
+        default = DEFAULTS.get(key) or _default_in(description)
+        found = repo.config_origin(key)
+        if found is None:
+            out.append(Setting(key, default, "default", default, description))
+        else:
+            out.append(Setting(key, found[0], found[1], default, description))
+    return out

@@ -57,3 +57,50 @@ def kickoff(plan: Plan, task: Task, branch: str, dependencies: list[tuple[str, s
         "not done, whatever you say in your reply.",
     ]
     return "\n".join(parts) + "\n"
+
+
+def continuation(
+    plan: Plan,
+    task: Task,
+    branch: str,
+    *,
+    attempt: int,
+    why: str,
+    done: list[str],
+    message: str | None,
+) -> str:
+    """The prompt of a later attempt: why it runs, what the branch already holds, what to do."""
+    parts = [
+        f"You are resuming git po task `{task.id}` of plan `{plan.name}` on branch `{branch}` "
+        f"(attempt {attempt}), in the same worktree.",
+        "",
+        f"Why: {why}",
+        "",
+    ]
+    if message:
+        parts += [message.strip(), ""]
+    if done:
+        parts += [
+            "Already on your branch (protocol commits, oldest first):",
+            "",
+            *[f"- {s}" for s in done],
+            "",
+        ]
+    else:
+        parts += ["Nothing has been committed on your branch yet.", ""]
+    parts += [
+        "Look at the branch (`git log --oneline`, `git status`) before you go on. Uncommitted "
+        "work of an earlier attempt was committed for you as an auto-saved [CHECKPOINT].",
+        "",
+        "## Your task",
+        "",
+        task.prompt.strip(),
+        "",
+        "## Protocol (reminder)",
+        "",
+        *[f"    {f}" for f in FORMS],
+        "",
+        "Finish what remains, commit it, and make your last commit `[COMPLETE] <summary>`; "
+        "or commit `[BLOCKED:<reason>] ...` / `[NEEDS:<task>/<item>] ...` and stop.",
+    ]
+    return "\n".join(parts) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import NewType, TypeVar
 
 import pygit2
-from pygit2.enums import FileMode, FileStatus, SortMode
+from pygit2.enums import CheckoutStrategy, ConfigLevel, FileMode, FileStatus, SortMode
 
 from git_po.errors import RefRace, RepositoryError
 from git_po.protocol import AUTOSAVE_TRAILER
@@ -234,12 +235,15 @@ class Repo:
         expected: Oid | None,
         *,
         keep_tree: bool = True,
+        before_ref_update: Callable[[], None] | None = None,
     ) -> Oid:
         """Commit files on top of ref's tip (expected) and move ref there, compare-and-swap."""
         tree = self.write_tree(files, expected if (expected and keep_tree) else None)
         sig = self.signature()
         parents = [expected] if expected else []
         oid = Oid(str(self._r.create_commit(None, sig, sig, message, tree, parents)))
+        if before_ref_update is not None:
+            before_ref_update()
         self.update_ref(ref, oid, expected, message.splitlines()[0])
         return oid
 
@@ -380,6 +384,7 @@ class Repo:
         message: str,
         *,
         snapshot_ref: str | None = None,
+        before_ref_update: Callable[[], None] | None = None,
     ) -> Oid | None:
         """Commit everything uncommitted (tracked changes, deletions, untracked files not
         ignored) in worktree.
@@ -434,6 +439,8 @@ class Repo:
         if previous is not None and not self.is_ancestor(previous, tip):
             parents.append(previous)  # an earlier snapshot stays reachable from the new one
         oid = Oid(str(wt.create_commit(None, sig, sig, message, tree, parents)))
+        if before_ref_update is not None:
+            before_ref_update()
         if snapshot_ref is None:
             self.update_ref(head_ref, oid, tip, message.splitlines()[0])
             idx.write()
@@ -447,6 +454,33 @@ class Repo:
         except pygit2.GitError:
             return None
         return None if wt.head_is_unborn else Oid(str(wt.head.target))
+
+    def merge_into_branch(self, branch_ref: str, other: Oid, message: str) -> MergeResult:
+        """Merge other into a branch in memory and move the branch to the merge commit
+        (compare-and-swap). Nothing happens when the branch already contains other."""
+        tip = self.read_ref(branch_ref)
+        if tip is None:
+            raise RepositoryError(f"{branch_ref} does not exist")
+        if self.is_ancestor(other, tip):
+            return MergeResult(tip, ())
+        if self.is_ancestor(tip, other):
+            self.update_ref(branch_ref, other, tip, message.splitlines()[0])
+            return MergeResult(other, ())
+        idx = self._r.merge_commits(tip, other)
+        if idx.conflicts is not None:
+            names = sorted({e.path for t in idx.conflicts for e in t if e is not None})
+            return MergeResult(None, tuple(names))
+        tree = idx.write_tree(self._r)
+        sig = self.signature()
+        oid = Oid(str(self._r.create_commit(None, sig, sig, message, tree, [tip, other])))
+        self.update_ref(branch_ref, oid, tip, message.splitlines()[0])
+        return MergeResult(oid, ())
+
+    def sync_worktree(self, worktree: Path) -> None:
+        """Make a worktree's index and tracked files match its HEAD, after its branch was moved
+        while no worker ran there (its uncommitted work was saved first)."""
+        wt = pygit2.Repository(str(worktree))
+        wt.checkout_head(strategy=CheckoutStrategy.FORCE)  # type: ignore[no-untyped-call]
 
     # --- notes ----------------------------------------------------------------------------
 
@@ -473,6 +507,64 @@ class Repo:
         for entry in self._r.config:
             if entry.name.startswith(prefix):
                 yield entry.name, entry.value or ""
+
+    def config_origin(self, key: str) -> tuple[str, str] | None:
+        """(value, scope) of the entry that decides key: the last one at the highest level.
+
+        scope is git's name for the level: system, global, local or worktree."""
+        want = key.lower()
+        best: tuple[int, str, str] | None = None
+        for entry in self._r.config:
+            if entry.name.lower() != want:
+                continue
+            level = int(entry.level)
+            if best is None or level >= best[0]:
+                best = (level, entry.value or "", _SCOPES.get(level, "local"))
+        return None if best is None else (best[1], best[2])
+
+    def config_values(self, key: str) -> list[str]:
+        """Every value of a multi-valued key, all levels."""
+        try:
+            return [str(v) for v in self._r.config.get_multivar(key)]
+        except (KeyError, pygit2.GitError):
+            return []
+
+    def local_config_values(self, key: str) -> list[str]:
+        """Every value of a multi-valued key in this repository's own config file."""
+        try:
+            return [str(v) for v in self._local_config().get_multivar(key)]
+        except (KeyError, pygit2.GitError):
+            return []
+
+    def add_local_config(self, key: str, value: str) -> bool:
+        """Add value to a multi-valued key of the repository's config file unless it is there;
+        True when it was added."""
+        if value in self.local_config_values(key):
+            return False
+        self._local_config().set_multivar(key, "^" + re.escape(value) + "$", value)
+        return True
+
+    def remove_local_config(self, key: str, value: str) -> bool:
+        """Remove one value of a multi-valued key from the repository's config file; True when
+        it was there."""
+        if value not in self.local_config_values(key):
+            return False
+        self._local_config().delete_multivar(key, "^" + re.escape(value) + "$")
+        return True
+
+    def _local_config(self) -> pygit2.Config:
+        return pygit2.Config(str(self.common_dir / "config"))
+
+
+_SCOPES = {
+    int(ConfigLevel.PROGRAMDATA): "system",
+    int(ConfigLevel.SYSTEM): "system",
+    int(ConfigLevel.XDG): "global",
+    int(ConfigLevel.GLOBAL): "global",
+    int(ConfigLevel.LOCAL): "local",
+    int(ConfigLevel.WORKTREE): "worktree",
+    int(ConfigLevel.APP): "app",
+}
 
 
 def _cfg(cfg: pygit2.Config, key: str) -> str | None:

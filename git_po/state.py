@@ -7,6 +7,8 @@ holds the plan, its prompt files and `run.toml` (the run's own record).
 
 from __future__ import annotations
 
+import random
+import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -16,7 +18,7 @@ from typing import Any
 
 import tomli_w
 
-from git_po import layout
+from git_po import faults, layout
 from git_po.errors import StateConflict
 from git_po.repo import Oid, Repo
 
@@ -73,6 +75,9 @@ class Attempt:
     permission_denials: int | None = None
     head_after: str | None = None
     saved: str | None = None  # auto-saved commit or wip snapshot, if any
+    reason: str | None = None  # why it ended, in words
+    adopted: bool | None = None  # its process outlived an orchestrator and was adopted
+    resumed_session: str | None = None  # the session it continued, if any
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -95,6 +100,22 @@ class TaskState:
     agent: str | None = None
     reason: str | None = None  # blocked reason, needed item, or why it failed
     attempts: list[Attempt] = field(default_factory=list)
+    retries_from: int = 0  # attempts up to this number do not count against `retries`
+    retry_after: str | None = None  # a pending retry waits until then
+    waiting_on: str | None = None  # NEEDS: the task it waits for
+    waiting_tip: str | None = None  # NEEDS: that task's branch tip when the wait began
+    message: str | None = None  # for the next attempt: an answer, what arrived, a failure
+
+    _OPTIONAL = (
+        "base",
+        "worktree",
+        "agent",
+        "reason",
+        "retry_after",
+        "waiting_on",
+        "waiting_tip",
+        "message",
+    )
 
     def to_toml(self) -> str:
         d: dict[str, Any] = {
@@ -104,10 +125,12 @@ class TaskState:
             "branch": self.branch,
             "updated_at": self.updated_at,
         }
-        for key in ("base", "worktree", "agent", "reason"):
+        for key in self._OPTIONAL:
             value = getattr(self, key)
             if value is not None:
                 d[key] = value
+        if self.retries_from:
+            d["retries_from"] = self.retries_from
         if self.attempts:
             d["attempts"] = [a.to_dict() for a in self.attempts]
         return tomli_w.dumps(d)
@@ -126,6 +149,11 @@ class TaskState:
             agent=d.get("agent"),
             reason=d.get("reason"),
             attempts=[Attempt.from_dict(a) for a in d.get("attempts", [])],
+            retries_from=int(d.get("retries_from", 0)),
+            retry_after=d.get("retry_after"),
+            waiting_on=d.get("waiting_on"),
+            waiting_tip=d.get("waiting_tip"),
+            message=d.get("message"),
         )
 
     @property
@@ -138,6 +166,10 @@ class TaskState:
             if a.session_id:
                 return a.session_id
         return None
+
+
+def _fault_state_write() -> None:
+    faults.point("during-state-write")
 
 
 class StateStore:
@@ -161,28 +193,36 @@ class StateStore:
     def write(
         self, st: TaskState, event: str, message: str, detail: Mapping[str, object] | None = None
     ) -> TaskState:
-        """Record a state change: a new commit on the task's state ref (compare-and-swap)."""
+        """Record a state change: a new commit on the task's state ref.
+
+        Compare-and-swap against the tip this store last saw; when another writer moved the
+        ref meanwhile, re-read it and write again on top, so no update is ever lost (events
+        have unique names, and the snapshot written is this writer's)."""
         ref = layout.task_ref(self.plan, st.task)
         if st.task not in self._tips:
             self._tips[st.task] = self.repo.read_ref(ref)
-        tip = self._tips[st.task]
         st = replace(st, updated_at=now_iso())
-        seq = len(self.repo.list_tree(tip, "events")) + 1 if tip else 1
         ev: dict[str, Any] = {"event": event, "at": st.updated_at, "state": st.state.value}
         if st.reason:
             ev["reason"] = st.reason
         if detail:
             ev.update({k: v for k, v in detail.items() if v is not None})
-        files = {
-            "state.toml": st.to_toml().encode(),
-            f"events/{seq:04d}-{event}.toml": tomli_w.dumps(ev).encode(),
-        }
-        try:
-            self._tips[st.task] = self.repo.commit_files(ref, files, message, tip)
-        except StateConflict:
-            self._tips.pop(st.task, None)
-            raise
-        return st
+        for attempt in range(50):
+            tip = self._tips[st.task]
+            seq = len(self.repo.list_tree(tip, "events")) + 1 if tip else 1
+            files = {
+                "state.toml": st.to_toml().encode(),
+                f"events/{seq:04d}-{event}.toml": tomli_w.dumps(ev).encode(),
+            }
+            try:
+                self._tips[st.task] = self.repo.commit_files(
+                    ref, files, message, tip, before_ref_update=_fault_state_write
+                )
+                return st
+            except StateConflict:
+                self._tips[st.task] = self.repo.read_ref(ref)
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise StateConflict(f"{ref} keeps moving; gave up after 50 attempts")
 
 
 @dataclass

@@ -1,0 +1,100 @@
+"""Task worktrees: where they are, removing the ones git po made (never anything else), and
+keeping an earlier run's branches and work when a plan is started again."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from git_po import layout
+from git_po.errors import StateConflict
+from git_po.repo import Repo
+
+
+def worktree_path(gitdir: Path) -> Path | None:
+    """The working directory of a linked worktree, from its gitdir file."""
+    try:
+        text = (gitdir / "gitdir").read_text().strip()
+    except OSError:
+        return None
+    return Path(text).parent.resolve()
+
+
+def remove_worktree(repo: Repo, wname: str, path: Path | None, root: Path) -> None:
+    """Remove a task worktree: its directory only if git po created it (under root), and its
+    administrative files once the directory is gone. Callers save its work first."""
+    root = root.resolve()
+    if path is not None and path.is_dir() and root in path.resolve().parents:
+        shutil.rmtree(path)
+    gitdir = repo.worktree_gitdir(wname)
+    if gitdir.is_dir() and (path is None or not path.exists()):
+        shutil.rmtree(gitdir)
+
+
+def plan_worktrees(repo: Repo, plan: str) -> dict[str, Path]:
+    """libgit2 worktree name -> its git dir, for the worktrees of a plan's tasks."""
+    return {
+        w: repo.worktree_gitdir(w) for w in repo.worktree_names() if w.startswith(f"po+{plan}+")
+    }
+
+
+def free_run_number(repo: Repo, plan: str, start: int = 1) -> int:
+    n = max(1, start)
+    while repo.refs_under(layout.archive_prefix(plan, n)):
+        n += 1
+    return n
+
+
+def archive_run(repo: Repo, plan: str, run: int, root: Path) -> int:
+    """Keep an earlier run's branches, state and snapshots under refs/po/<plan>/runs/<n>/ and
+    remove its worktrees once their uncommitted work is saved there. Returns n."""
+    run = free_run_number(repo, plan, run)
+    prefix = layout.archive_prefix(plan, run)
+    checked_out = repo.checked_out_branches()
+    worktrees = plan_worktrees(repo, plan)
+    ours = {p for p in (worktree_path(g) for g in worktrees.values()) if p is not None}
+    for ref in repo.refs_under(f"refs/heads/po/{plan}/"):
+        where = checked_out.get(ref)
+        if where is not None and where.resolve() not in ours:
+            raise StateConflict(
+                f"branch {ref.removeprefix('refs/heads/')} of an earlier run is checked out "
+                f"at {where}",
+                hint="switch that checkout to another branch first",
+            )
+    # 1. save what the old worktrees hold (into the live wip ref, chained to any earlier
+    #    snapshot, and moved with the rest below), then remove them
+    for wname, gitdir in worktrees.items():
+        task = wname.split("+", 2)[2]
+        path = worktree_path(gitdir)
+        if path is not None and path.is_dir():
+            repo.save_worktree(
+                path,
+                f"po: uncommitted work of {plan}/{task} kept when the plan was started again\n",
+                snapshot_ref=layout.wip_ref(plan, task),
+            )
+        remove_worktree(repo, wname, path, root)
+    # 2. move the refs
+    moves: list[tuple[str, str]] = []
+    for ref in repo.refs_under(f"refs/heads/po/{plan}/"):
+        moves.append((ref, f"{prefix}branches/{ref.rsplit('/', 1)[1]}"))
+    for ref in repo.refs_under(f"refs/po/{plan}/"):
+        rest = ref.removeprefix(f"refs/po/{plan}/")
+        if rest == "plan" or rest.startswith("runs/"):
+            continue
+        moves.append((ref, prefix + rest))
+    for old, new in moves:
+        oid = repo.read_ref(old)
+        if oid is None:
+            continue
+        repo.create_ref(new, oid, f"po: keep {old} of an earlier run")
+        repo.delete_ref(old, oid)
+    return run
+
+
+def leftovers(repo: Repo, plan: str) -> list[str]:
+    """Refs of a plan other than its plan ref and archived runs."""
+    return [
+        r
+        for r in repo.refs_under(f"refs/heads/po/{plan}/") + repo.refs_under(f"refs/po/{plan}/")
+        if not r.startswith(f"refs/po/{plan}/runs/") and r != layout.plan_ref(plan)
+    ]
