@@ -94,7 +94,8 @@ def classify(
         return Verdict(PERMANENT, f"the agent refused to start: {line[:160]}")
     if summary.is_error:
         text = (summary.last_text or "").strip()
-        return Verdict(API_ERROR, f"agent reported an error{': ' + text[:120] if text else ''}")
+        said = f": {text[:120]}" if text else ""
+        return Verdict(API_ERROR, f"exited with status {code}: the agent reported an error{said}")
     if summary.result_subtype == "error_max_turns":
         return Verdict(NO_PROGRESS, "reached its turn limit without a [COMPLETE] commit")
     if code != 0:

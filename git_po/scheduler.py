@@ -1,33 +1,38 @@
 """The run loop: record the plan, then start ready tasks as soon as a worker slot is free (never
 in waves), longest remaining critical path first, and record every change as a commit on the
-task's state ref. The core never prints: it reports to an Observer."""
+task's state ref. Attempts that fail for a reason worth retrying are retried with backoff,
+resuming the agent's session; NEEDS are delivered by merging the other task's branch; a crashed
+run is resumed from refs, branches and the workers it left running. The core never prints: it
+reports to an Observer."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-import filelock
-
-from git_po import __version__, config, hookinstall, layout, prompts
-from git_po.agents import AgentProfile, profile
-from git_po.errors import (
-    AgentMissing,
-    PoError,
-    RepositoryError,
-    StateConflict,
+from git_po import __version__, attempts, faults, hookinstall, layout, prompts, secrets
+from git_po.agents.base import TranscriptSummary
+from git_po.errors import ExitCode, PoError, StateConflict
+from git_po.local import Inbox, Message, RunLock, WorkerRecord, Workers, attached_pid, find_worker
+from git_po.plan import Task
+from git_po.prepare import (
+    Prepared,
+    Schedule,
+    ScheduleRow,
+    StartOptions,
+    prepare,
+    prepare_resume,
+    schedule,
 )
-from git_po.plan import Plan, Task, load_plan_file
 from git_po.proc import child_env
-from git_po.protocol import AUTOSAVE_TRAILER, Kind, Progress, progress_of
+from git_po.protocol import AUTOSAVE_TRAILER, Kind, Progress, parse_subject, progress_of
 from git_po.repo import Oid, Repo
 from git_po.state import (
     Attempt,
@@ -36,31 +41,31 @@ from git_po.state import (
     StateStore,
     TaskState,
     now_iso,
+    parse_iso,
     read_plan_ref,
 )
-from git_po.supervisor import Worker
+from git_po.supervisor import Worker, adopt
 from git_po.supervisor import start as start_worker
+from git_po.worktrees import archive_run, free_run_number, leftovers, remove_worktree
 
+__all__ = [
+    "Observer",
+    "Orchestrator",
+    "Prepared",
+    "RunLock",
+    "RunOutcome",
+    "Schedule",
+    "ScheduleRow",
+    "StartOptions",
+    "TaskView",
+    "prepare",
+    "prepare_resume",
+    "resume_plan",
+    "run_plan",
+    "schedule",
+]
 
-@dataclass(frozen=True)
-class StartOptions:
-    max_workers: int | None = None
-    claude_path: str | None = None
-    restart: bool = False
-    poll_interval: float = 0.2
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A validated plan bound to a repository, ready to run or to show as a schedule."""
-
-    plan: Plan
-    base: Oid
-    max_workers: int
-    profiles: dict[str, AgentProfile]
-    worktree_root: Path
-    grace: float
-    warnings: tuple[str, ...] = ()
+TERMINAL_FOR_RUN = (State.COMPLETE, State.FAILED, State.SKIPPED)
 
 
 @dataclass
@@ -93,189 +98,17 @@ class RunOutcome:
     states: dict[str, State]
     interrupted: bool
     wall_seconds: float
+    run_state: str = "finished"
 
     @property
     def all_complete(self) -> bool:
         return all(s is State.COMPLETE for s in self.states.values())
 
 
-# --- preparing -----------------------------------------------------------------------------
+class NothingToResume(PoError):
+    """Resuming a run that finished, with nothing asked of it: not an error."""
 
-
-def prepare(repo: Repo, plan_path: Path, options: StartOptions) -> Prepared:
-    """Validate the plan against the repository; check agents. Writes nothing."""
-
-    def repo_check(name: str, base_rev: str) -> list[tuple[str | None, str, str]]:
-        found: list[tuple[str | None, str, str]] = []
-        if not base_rev.startswith("-") and repo.resolve(base_rev) is None:
-            found.append(
-                (
-                    "base",
-                    f"base {base_rev!r} does not resolve to a commit in this repository",
-                    "name an existing branch, tag or commit",
-                )
-            )
-        for blocker in ("refs/heads/po", f"refs/heads/po/{name}"):
-            if repo.read_ref(blocker) is not None:
-                found.append(
-                    (
-                        None,
-                        f"branch {blocker.removeprefix('refs/heads/')} exists, so task branches "
-                        f"po/{name}/<task> cannot be created",
-                        "rename that branch",
-                    )
-                )
-        return found
-
-    plan = load_plan_file(plan_path, repo_check, config.plan_fallbacks(repo))
-    base = repo.resolve(plan.base)
-    assert base is not None
-
-    claude_path = options.claude_path or config.claude_path(repo)
-    profiles: dict[str, AgentProfile] = {}
-    for task in plan.tasks:
-        if task.agent in profiles:
-            continue
-        prof = profile(task.agent, claude_path=claude_path)
-        if prof.executable() is None:
-            if task.agent == "claude":
-                where = claude_path or "claude on PATH"
-                raise AgentMissing(
-                    f"the claude executable was not found ({where})",
-                    hint="install Claude Code (npm install -g @anthropic-ai/claude-code), "
-                    "or point --claude / git config po.claudePath at it",
-                )
-            raise AgentMissing(f"the {task.agent} agent's executable was not found")
-        profiles[task.agent] = prof
-
-    if options.max_workers is not None:
-        workers = options.max_workers
-    elif plan.max_workers_set:
-        workers = plan.max_workers
-    else:
-        workers = config.max_workers(repo) or plan.max_workers
-    warnings: list[str] = []
-    if plan.verify:
-        warnings.append(
-            "verify is recorded but not enforced yet: [COMPLETE] counts without running it"
-        )
-    retrying = [t.id for t in plan.tasks if t.retries > 0]
-    if retrying:
-        warnings.append(
-            f"retries are not applied yet ({', '.join(retrying)}): a failed attempt is final"
-        )
-    return Prepared(
-        plan=plan,
-        base=base,
-        max_workers=workers,
-        profiles=profiles,
-        worktree_root=config.worktree_root(repo),
-        grace=config.stop_grace(repo),
-        warnings=tuple(warnings),
-    )
-
-
-def _line_of(text: str, key: str) -> int | None:
-    for n, line in enumerate(text.splitlines(), start=1):
-        if line.strip().startswith(f"{key} ") or line.strip().startswith(f"{key}="):
-            return n
-    return None
-
-
-@dataclass(frozen=True)
-class ScheduleRow:
-    task: str
-    waits_for: tuple[str, ...]
-    path_length: int
-    agent: str
-
-
-@dataclass(frozen=True)
-class Schedule:
-    plan: str
-    base: Oid
-    base_rev: str
-    max_workers: int
-    first: tuple[str, ...]  # tasks that start at once
-    critical_path: tuple[str, ...]
-    rows: tuple[ScheduleRow, ...]
-
-
-def schedule(prep: Prepared) -> Schedule:
-    g = prep.plan.graph
-    roots = g.priority(g.roots)
-    rows = tuple(
-        ScheduleRow(t.id, t.depends_on, g.path_length[t.id], t.agent)
-        for t in sorted(prep.plan.tasks, key=lambda t: g.topo_order.index(t.id))
-    )
-    return Schedule(
-        plan=prep.plan.name,
-        base=prep.base,
-        base_rev=prep.plan.base,
-        max_workers=prep.max_workers,
-        first=tuple(roots[: prep.max_workers]),
-        critical_path=tuple(g.critical_path),
-        rows=rows,
-    )
-
-
-# --- the orchestrator lock -------------------------------------------------------------------
-
-
-class RunLock:
-    """One orchestrator per plan on this machine: a file lock plus who holds it."""
-
-    def __init__(self, repo: Repo, plan: str) -> None:
-        self.folder = layout.plan_dir(repo.common_dir, plan)
-        self.info = self.folder / "orchestrator"
-        self._lock = filelock.FileLock(str(self.folder / "lock"), timeout=0)
-
-    def acquire(self, plan: str) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        try:
-            self._lock.acquire()
-        except filelock.Timeout:
-            holder = self.holder() or "another process"
-            raise StateConflict(
-                f"plan {plan!r} is already running ({holder})",
-                hint=f"watch it with: git po status {plan}",
-            ) from None
-        self.info.write_text(f"pid {os.getpid()} on {socket.gethostname()} since {now_iso()}\n")
-
-    def holder(self) -> str | None:
-        try:
-            return self.info.read_text().strip() or None
-        except OSError:
-            return None
-
-    def alive_holder(self) -> str | None:
-        """Who runs the plan on this machine, read without touching the lock (never waits)."""
-        text = self.holder()
-        if not text:
-            return None
-        parts = text.split()
-        try:
-            pid, host = int(parts[1]), parts[3]
-        except (IndexError, ValueError):
-            return None
-        if host != socket.gethostname():
-            return None
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            pass
-        return text
-
-    def release(self) -> None:
-        if self._lock.is_locked:
-            with contextlib.suppress(OSError):
-                self.info.unlink()
-            self._lock.release()
-
-
-# --- the run ---------------------------------------------------------------------------------
+    exit_code = ExitCode.OK
 
 
 class Orchestrator:
@@ -286,6 +119,9 @@ class Orchestrator:
         options: StartOptions,
         observer: Observer,
         stop: threading.Event,
+        *,
+        resume: bool = False,
+        hurry: threading.Event | None = None,
     ) -> None:
         self.repo = repo
         self.prep = prep
@@ -293,14 +129,22 @@ class Orchestrator:
         self.options = options
         self.observer = observer
         self.stop = stop
+        self.hurry = hurry or threading.Event()
+        self.resuming = resume
         self.store = StateStore(repo, self.plan.name)
+        self.workers_local = Workers(repo, self.plan.name)
+        self.inbox = Inbox(repo, self.plan.name)
         self.states: dict[str, TaskState] = {}
         self.views: dict[str, TaskView] = {}
         self.workers: dict[str, Worker] = {}
+        self.retry_at: dict[str, float] = {}  # monotonic time a pending retry may start
+        self.cooldown_until = 0.0
+        self.budget_spent = False
         self._view_tips: dict[str, Oid] = {}
         self.hooks: Path | None = None
         self.record: RunRecord | None = None
         self.plan_tip: Oid | None = None
+        self.secret_values = secrets.secret_values(os.environ)
 
     # -- entry --
 
@@ -309,9 +153,12 @@ class Orchestrator:
         lock.acquire(self.plan.name)
         began = time.monotonic()
         try:
-            self._begin()
+            if self.resuming:
+                self._begin_resume()
+            else:
+                self._begin_start()
             interrupted = self._loop()
-            self._end(interrupted)
+            state = self._end(interrupted)
         finally:
             lock.release()
         return RunOutcome(
@@ -319,40 +166,37 @@ class Orchestrator:
             {t: s.state for t, s in self.states.items()},
             interrupted,
             time.monotonic() - began,
+            state,
         )
 
-    # -- recording the plan --
+    # -- starting a run --
 
-    def _begin(self) -> None:
+    def _begin_start(self) -> None:
         plan = self.plan
         stored = read_plan_ref(self.repo, plan.name)
-        run_number = 1
+        root = self.prep.worktree_root
         if stored is not None:
             if stored.run.state != "finished" and not self.options.restart:
                 raise StateConflict(
                     f"plan {plan.name!r} has a run that did not finish "
-                    f"(state {stored.run.state}, started {stored.run.started_at})",
-                    hint=f"see git po status {plan.name}; start it over with --restart",
+                    f"(run {stored.run.run}, {stored.run.state}, started {stored.run.started_at})",
+                    hint=f"continue it with: git po resume {plan.name}; "
+                    "or start it over with --restart",
                 )
+            archive_run(self.repo, plan.name, stored.run.run, root)
             run_number = stored.run.run + 1
-            self._archive(stored.run.run)
         else:
-            leftovers = [
-                r
-                for r in self.repo.refs_under(f"refs/heads/po/{plan.name}/")
-                + self.repo.refs_under(f"refs/po/{plan.name}/")
-                if not r.startswith(f"refs/po/{plan.name}/runs/")
-            ]
-            if leftovers:
+            left = leftovers(self.repo, plan.name)
+            if left:
                 if not self.options.restart:
                     raise StateConflict(
                         f"refs of an earlier run of plan {plan.name!r} exist "
-                        f"({', '.join(leftovers[:3])}{', ...' if len(leftovers) > 3 else ''})",
-                        hint="--restart keeps them under refs/po/"
-                        f"{plan.name}/runs/ and starts over",
+                        f"({', '.join(left[:3])}{', ...' if len(left) > 3 else ''})",
+                        hint=f"--restart keeps them under refs/po/{plan.name}/runs/ "
+                        "and starts over",
                     )
-                self._archive(self._free_run_number())
-                run_number = self._free_run_number()
+                archive_run(self.repo, plan.name, 1, root)
+            run_number = free_run_number(self.repo, plan.name)
 
         self.record = RunRecord(
             name=plan.name,
@@ -374,15 +218,16 @@ class Orchestrator:
         for t in plan.tasks:
             if t.prompt_file:
                 files[f"prompts/{t.id}.md"] = t.prompt.encode()
-        expected = stored.tip if stored else None
-        ref = layout.plan_ref(plan.name)
         tasks = len(plan.tasks)
         msg = (
             f"po: start plan {plan.name} (run {run_number}): "
             f"{tasks} task{'s' if tasks != 1 else ''}, "
             f"base {plan.base} {self.prep.base[:12]}, max {self.prep.max_workers} workers\n"
         )
-        self.plan_tip = self.repo.commit_files(ref, files, msg, expected, keep_tree=False)
+        self.plan_tip = self.repo.commit_files(
+            layout.plan_ref(plan.name), files, msg, stored.tip if stored else None, keep_tree=False
+        )
+        faults.point("after-plan-write")
 
         self.hooks = hookinstall.install(self.repo)
         for t in plan.tasks:
@@ -400,115 +245,169 @@ class Orchestrator:
             )
             self.views[t.id] = TaskView(t.id, State.PENDING)
 
-    def _free_run_number(self) -> int:
-        n = 1
-        while self.repo.refs_under(layout.archive_prefix(self.plan.name, n)):
-            n += 1
-        return n
+    # -- resuming a run --
 
-    def _archive(self, run: int) -> None:
-        """Keep an earlier run's branches, state and snapshots under refs/po/<plan>/runs/<run>/
-        and remove its worktrees once their uncommitted work is saved there."""
-        name = self.plan.name
-        prefix = layout.archive_prefix(name, run)
-        while self.repo.refs_under(prefix):
-            run += 1
-            prefix = layout.archive_prefix(name, run)
-        checked_out = self.repo.checked_out_branches()
-        worktrees = {
-            w: self.repo.worktree_gitdir(w)
-            for w in self.repo.worktree_names()
-            if w.startswith(f"po+{name}+")
-        }
-        for ref in self.repo.refs_under(f"refs/heads/po/{name}/"):
-            where = checked_out.get(ref)
-            if where is not None and not any(
-                where.resolve() == _worktree_path(g) for g in worktrees.values()
-            ):
-                raise StateConflict(
-                    f"branch {ref.removeprefix('refs/heads/')} of an earlier run is checked out "
-                    f"at {where}",
-                    hint="switch that checkout to another branch first",
-                )
-        # 1. save what the old worktrees hold, then remove them
-        for wname, gitdir in worktrees.items():
-            task = wname.split("+", 2)[2]
-            path = _worktree_path(gitdir)
-            if path is not None and path.is_dir():
-                # into the live wip ref (chained to any earlier snapshot); moved below
-                self.repo.save_worktree(
-                    path,
-                    f"po: uncommitted work of {name}/{task} kept when the plan was started again\n",
-                    snapshot_ref=layout.wip_ref(name, task),
-                )
-            self._remove_worktree(wname, path)
-        # 2. move the refs
-        moves: list[tuple[str, str]] = []
-        for ref in self.repo.refs_under(f"refs/heads/po/{name}/"):
-            moves.append((ref, f"{prefix}branches/{ref.rsplit('/', 1)[1]}"))
-        for ref in self.repo.refs_under(f"refs/po/{name}/"):
-            rest = ref.removeprefix(f"refs/po/{name}/")
-            if rest == "plan" or rest.startswith("runs/"):
-                continue
-            moves.append((ref, prefix + rest))
-        taken = [new for _old, new in moves if self.repo.read_ref(new) is not None]
-        if taken:
-            raise StateConflict(
-                f"cannot keep the earlier run of {name!r}: {taken[0]} already exists",
-                hint=f"look at refs/po/{name}/runs/ with git for-each-ref",
+    def _begin_resume(self) -> None:
+        plan = self.plan
+        stored = self.prep.stored
+        assert stored is not None
+        if stored.run.state == "finished" and self.inbox.pending() == 0:
+            raise NothingToResume(
+                f"run {stored.run.run} of plan {plan.name!r} finished; nothing to resume",
+                hint=f"git po retry {plan.name}/<task> runs a task again",
             )
-        for old, new in moves:
-            oid = self.repo.read_ref(old)
-            if oid is None:
-                continue
-            self.repo.create_ref(new, oid, f"po: keep {old} of an earlier run")
-            self.repo.delete_ref(old, oid)
+        self.record = replace(
+            stored.run,
+            state="running",
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            ended_at=None,
+            summary=None,
+        )
+        self.plan_tip = self.repo.commit_files(
+            layout.plan_ref(plan.name),
+            {"run.toml": self.record.to_toml().encode()},
+            f"po: resume run {self.record.run} of plan {plan.name}\n",
+            stored.tip,
+        )
+        self.hooks = hookinstall.install(self.repo)
+        for t in plan.tasks:
+            st = self.store.read(t.id) or TaskState(
+                plan=plan.name,
+                task=t.id,
+                state=State.PENDING,
+                branch=layout.branch(plan.name, t.id),
+                updated_at=now_iso(),
+                agent=t.agent,
+            )
+            self.states[t.id] = st
+            self.views[t.id] = TaskView(
+                t.id, st.state, attempts=len(st.attempts), cost_usd=st.cost_usd, reason=st.reason
+            )
+            self._refresh_branch_view(t.id)
+            if st.retry_after:
+                when = parse_iso(st.retry_after)
+                if when is not None:
+                    self.retry_at[t.id] = time.monotonic() + max(0.0, when - time.time())
+        for t in plan.tasks:
+            st = self.states[t.id]
+            if st.state is State.RUNNING:
+                self._recover(t, st)
+            elif st.state is State.INTERRUPTED:
+                self._set(t.id, State.PENDING, "resumed", reason=None)
 
-    def _remove_worktree(self, wname: str, path: Path | None) -> None:
-        root = self.prep.worktree_root.resolve()
-        # only directories git po created, under its worktree root
-        if path is not None and path.is_dir() and root in path.resolve().parents:
-            hookinstall.remove_tree(path)
-        gitdir = self.repo.worktree_gitdir(wname)
-        if gitdir.is_dir() and (path is None or not path.exists()):
-            hookinstall.remove_tree(gitdir)
+    def _recover(self, task: Task, st: TaskState) -> None:
+        """A task the dead orchestrator left running: adopt its worker if that still runs,
+        else record the attempt as lost and let the task continue."""
+        if not st.attempts:
+            self._set(task.id, State.PENDING, "resumed", reason=None)
+            return
+        attempt = st.attempts[-1]
+        rec = self.workers_local.read(task.id)
+        found: tuple[int, str] | None = None
+        if rec is not None and rec.attempt == attempt.number and rec.alive():
+            found = (rec.pid, rec.start)
+        elif st.worktree:
+            found = find_worker(st.worktree, self.plan.name, task.id)
+        prof = self.prep.profiles[task.agent]
+        transcript = Path(attempt.transcript)
+        w = adopt(
+            task.id,
+            attempt.number,
+            pid=found[0] if found else 0,
+            start_time=found[1] if found else "",
+            transcript=transcript,
+            reader=prof.reader(transcript),
+            started_wall=parse_iso(attempt.started_at) or time.time(),
+            timeout=task.timeout,
+            idle_timeout=task.idle_timeout,
+            head=self.repo.read_ref(layout.branch_ref(self.plan.name, task.id)),
+        )
+        if found is None:
+            w.reader.finish()
+            self._finish(task.id, w, lost=True)
+            return
+        attempt.adopted = True
+        attempt.pid = found[0]
+        self.workers[task.id] = w
+        self.workers_local.write(
+            WorkerRecord(
+                task=task.id,
+                attempt=attempt.number,
+                pid=found[0],
+                start=found[1],
+                transcript=str(transcript),
+                started_at=attempt.started_at,
+                head_before=attempt.head_before,
+            )
+        )
+        self.views[task.id].started = w.started_wall
+        self._record(task.id, "adopted", f"attempt {attempt.number} adopted (pid {found[0]})")
 
     # -- the loop --
 
     def _loop(self) -> bool:
-        """Run until every task is terminal; True when stopped by an interrupt."""
+        """Run until nothing more can happen; True when stopped by an interrupt."""
         stopping = False
         while True:
             if self.stop.is_set() and not stopping:
                 stopping = True
                 for w in self.workers.values():
                     w.request_stop("interrupted")
+            if stopping and self.hurry.is_set():
+                for w in self.workers.values():
+                    if not w.killed:
+                        w.kill()
+            if not stopping:
+                self._take_inbox()
             self._poll_workers()
             if not stopping:
-                # launch right after a worker ends: a freed slot is filled in the same pass
+                self._deliver_needs()
+                self._check_budget()
                 self._propagate_skips()
+                # launch right after a worker ends: a freed slot is filled in the same pass
                 self._launch_ready()
             self.observer.tick(self._view_list())
             if not self.workers:
                 if stopping:
                     return True
-                if not self._ready() and not any(
-                    s.state is State.PENDING for s in self.states.values()
-                ):
+                if self._ready() and not self._cooling():
+                    continue
+                if not self._waiting_later():
                     return False
-                if not self._ready():  # cannot happen in a DAG; never spin
-                    return False
-                continue
             self.stop.wait(self.options.poll_interval)
 
+    def _cooling(self) -> bool:
+        return time.monotonic() < self.cooldown_until
+
     def _ready(self) -> list[str]:
+        now = time.monotonic()
         out = []
         for t in self.plan.tasks:
             if self.states[t.id].state is not State.PENDING:
                 continue
+            if self.retry_at.get(t.id, 0.0) > now:
+                continue
+            if attached_pid(self.repo, self.plan.name, t.id) is not None:
+                continue
             if all(self.states[d].state is State.COMPLETE for d in t.depends_on):
                 out.append(t.id)
         return out
+
+    def _waiting_later(self) -> bool:
+        """Whether a pending task will become launchable by waiting (retry, cool-down,
+        someone attached), or a message waits in the inbox."""
+        if self.inbox.pending():
+            return True
+        if self.budget_spent:
+            return False
+        for t in self.plan.tasks:
+            if self.states[t.id].state is not State.PENDING:
+                continue
+            if not all(self.states[d].state is State.COMPLETE for d in t.depends_on):
+                continue
+            return True  # its deps are complete: it waits for a retry, a cool-down or an attach
+        return False
 
     def _propagate_skips(self) -> None:
         for tid in self.plan.graph.topo_order:
@@ -519,7 +418,8 @@ class Orchestrator:
             bad = [
                 d
                 for d in task.depends_on
-                if self.states[d].state.terminal and self.states[d].state is not State.COMPLETE
+                if self.states[d].state in (State.FAILED, State.SKIPPED)
+                or (self.states[d].state is State.INTERRUPTED and self.budget_spent)
             ]
             if bad:
                 d = bad[0]
@@ -531,6 +431,8 @@ class Orchestrator:
                 )
 
     def _launch_ready(self) -> None:
+        if self._cooling() or self.budget_spent:
+            return
         for tid in self.plan.graph.priority(self._ready()):
             if len(self.workers) >= self.prep.max_workers or self.stop.is_set():
                 return
@@ -546,27 +448,42 @@ class Orchestrator:
         branch_ref = layout.branch_ref(plan.name, task.id)
         wname = layout.worktree_name(plan.name, task.id)
         path = layout.worktree_path(self.prep.worktree_root, plan.name, task.id)
+        if st.worktree and Path(st.worktree) != path and Path(st.worktree).is_dir():
+            path = Path(st.worktree)  # where an earlier attempt ran (the session lives there)
+
+        spent = st.cost_usd
+        if task.budget_usd is not None and spent >= task.budget_usd:
+            self._set(
+                task.id,
+                State.FAILED,
+                "failed",
+                reason=f"task budget ${task.budget_usd:.2f} spent (${spent:.2f})",
+            )
+            return
 
         head = self.repo.read_ref(branch_ref)
         if head is None:
             base = self._base_for(task)
             if base is None:
                 return  # failed and recorded
-            self.repo.create_ref(
-                layout.base_ref(plan.name, task.id), base, f"po: base of {task.id}"
-            )
+            base_ref = layout.base_ref(plan.name, task.id)
+            if self.repo.read_ref(base_ref) is None:
+                self.repo.create_ref(base_ref, base, f"po: base of {task.id}")
             self.repo.create_ref(branch_ref, base, f"po: branch for task {task.id}")
             head = base
+            faults.point("before-worktree")
         else:
             base = (
                 Oid(st.base)
                 if st.base
                 else self.repo.read_ref(layout.base_ref(plan.name, task.id)) or head
             )
-        if not path.exists():
-            if path.parent.exists() and wname in self.repo.worktree_names():
-                self._remove_worktree(wname, None)
+        if not path.is_dir():
+            if wname in self.repo.worktree_names():
+                # its directory was deleted by hand: drop the stale entry, make it again
+                remove_worktree(self.repo, wname, None, self.prep.worktree_root)
             self.repo.add_worktree(wname, path, branch)
+            faults.point("after-worktree")
         hookinstall.mark_worktree(self.repo, wname, plan.name, task.id)
 
         number = len(st.attempts) + 1
@@ -574,9 +491,24 @@ class Orchestrator:
         transcript = layout.transcript_path(
             self.repo.common_dir, plan.name, task.id, number, prof.transcript_suffix
         )
-        deps = [(d, self._complete_subject(d)) for d in task.depends_on]
-        prompt = prompts.kickoff(plan, task, branch, deps)
-        launch = prof.launch(task, prompt, None)
+        resume = self._session_to_resume(task, st, path)
+        if st.attempts:
+            prompt = prompts.continuation(
+                plan,
+                task,
+                branch,
+                attempt=number,
+                why=self._why_again(st),
+                done=self._protocol_subjects(task.id, head, base),
+                message=st.message,
+            )
+        else:
+            deps = [(d, self._complete_subject(d)) for d in task.depends_on]
+            prompt = prompts.kickoff(plan, task, branch, deps)
+        run_task = task
+        if task.budget_usd is not None:
+            run_task = replace(task, budget_usd=round(task.budget_usd - spent, 4))
+        launch = prof.launch(run_task, prompt, resume)
         assert self.hooks is not None
         env = child_env(
             {
@@ -588,6 +520,7 @@ class Orchestrator:
                 **hookinstall.worker_git_env(self.hooks),
             }
         )
+        env.pop("GIT_PO_FAULT", None)
         if task.agent == "shell":
             env["PO_PROMPT"] = prompt
         worker = start_worker(
@@ -602,34 +535,80 @@ class Orchestrator:
             idle_timeout=task.idle_timeout,
             head=head,
         )
+        started_at = now_iso()
+        faults.point("after-spawn")
+        self.workers_local.write(
+            WorkerRecord(
+                task=task.id,
+                attempt=number,
+                pid=worker.pid,
+                start=worker.start,
+                transcript=str(transcript),
+                started_at=started_at,
+                head_before=head,
+            )
+        )
         attempt = Attempt(
             number=number,
             agent=task.agent,
-            started_at=now_iso(),
+            started_at=started_at,
             head_before=head,
             transcript=str(transcript),
             pid=worker.pid,
+            resumed_session=resume,
         )
         self.workers[task.id] = worker
-        st = replace(
+        self.retry_at.pop(task.id, None)
+        self.states[task.id] = replace(
             st,
             state=State.RUNNING,
             base=str(base),
             worktree=str(path),
             reason=None,
+            retry_after=None,
+            message=None,
+            waiting_on=None,
+            waiting_tip=None,
             attempts=[*st.attempts, attempt],
         )
-        self.states[task.id] = st
         view = self.views[task.id]
         view.started = worker.started_wall
         view.ended = None
         view.attempts = number
+        how = f"resuming session {resume[:8]}" if resume else task.agent
         self._record(
             task.id,
             "running",
-            f"attempt {number} ({task.agent}, pid {worker.pid})",
+            f"attempt {number} ({how}, pid {worker.pid})",
             detail={"attempt": number, "pid": worker.pid, "transcript": str(transcript)},
         )
+
+    def _session_to_resume(self, task: Task, st: TaskState, path: Path) -> str | None:
+        """The session a later attempt continues: the newest one, unless resuming it already
+        failed without a single turn (then start afresh, with the branch as the memory)."""
+        if task.agent != "claude" or not st.attempts:
+            return None
+        last = st.attempts[-1]
+        if st.worktree and Path(st.worktree) != path:
+            return None  # claude resumes a session only from the directory it ran in
+        if last.resumed_session and not last.num_turns and last.head_after == last.head_before:
+            return None
+        return st.session_id
+
+    def _why_again(self, st: TaskState) -> str:
+        last = st.attempts[-1]
+        if st.message:
+            return "there is news for you (below)."
+        return f"attempt {last.number} ended: {last.reason or last.outcome or 'unknown'}."
+
+    def _protocol_subjects(self, tid: str, head: Oid, base: Oid) -> list[str]:
+        hist = self.repo.first_parent_history(head, base, limit=200)
+        subjects = []
+        for h in reversed(hist):
+            subject = h.message.splitlines()[0] if h.message else ""
+            if parse_subject(subject) is not None:
+                subjects.append(subject)
+        return subjects
 
     def _complete_subject(self, tid: str) -> str:
         tip = self.repo.read_ref(layout.branch_ref(self.plan.name, tid))
@@ -667,11 +646,15 @@ class Orchestrator:
             return None
         return result.oid
 
+    # -- watching workers --
+
     def _poll_workers(self) -> None:
         for tid, w in list(self.workers.items()):
-            code = w.poll()
-            if code is None:
-                w.saw_commit(self.repo.read_ref(layout.branch_ref(self.plan.name, tid)))
+            if not w.poll():
+                tip = self.repo.read_ref(layout.branch_ref(self.plan.name, tid))
+                if tip != w.head_seen and tip is not None:
+                    faults.point("mid-attempt")
+                w.saw_commit(tip)
                 over = w.overdue()
                 if over:
                     w.request_stop(over)
@@ -684,7 +667,7 @@ class Orchestrator:
                 continue
             del self.workers[tid]
             w.stop_group(0.0 if w.killed else self.prep.grace)
-            self._finish(tid, w, code)
+            self._finish(tid, w)
 
     def _refresh_branch_view(self, tid: str) -> None:
         tip = self.repo.read_ref(layout.branch_ref(self.plan.name, tid))
@@ -703,8 +686,9 @@ class Orchestrator:
 
     # -- when a worker exits --
 
-    def _finish(self, tid: str, w: Worker, code: int) -> None:
+    def _finish(self, tid: str, w: Worker, *, lost: bool = False) -> None:
         plan = self.plan
+        task = plan.task(tid)
         st = self.states[tid]
         attempt = st.attempts[-1]
         branch_ref = layout.branch_ref(plan.name, tid)
@@ -727,78 +711,139 @@ class Orchestrator:
                         f"po: uncommitted work left by {tid} after attempt "
                         f"{attempt.number}\n\n{trailers}",
                         snapshot_ref=layout.wip_ref(plan.name, tid),
+                        before_ref_update=lambda: faults.point("during-autosave"),
                     )
                 else:
                     saved = self.repo.save_worktree(
                         path,
                         f"[CHECKPOINT] git po: auto-saved uncommitted work of attempt "
                         f"{attempt.number}\n\n{trailers}",
+                        before_ref_update=lambda: faults.point("during-autosave"),
                     )
             except (PoError, OSError) as exc:  # never lose the attempt record over this
-                attempt.outcome = f"save-failed: {exc}"
+                attempt.reason = f"could not save uncommitted work: {exc}"
+            faults.point("after-autosave")
             tip = self.repo.read_ref(branch_ref)
             prog = self._progress(tid, tip) if tip else None
 
+        secrets.mask_file_in_place(attempt.transcript, self.secret_values)
         s = w.reader.summary
         ended = time.time()
         attempt.ended_at = now_iso()
         attempt.duration_s = round(ended - w.started_wall, 3)
-        if code < 0:
+        code = w.exit_code
+        if code is not None and code < 0:
             attempt.signal = -code
-        else:
+        elif code is not None:
             attempt.exit_code = code
-        attempt.is_error = s.is_error
-        attempt.api_error_status = s.api_error_status
-        attempt.result_subtype = s.result_subtype
-        attempt.session_id = s.session_id
-        attempt.cost_usd = s.cost_usd
-        attempt.input_tokens = s.input_tokens
-        attempt.output_tokens = s.output_tokens
-        attempt.num_turns = s.num_turns
-        attempt.permission_denials = s.permission_denials
+        _fill(attempt, s)
         attempt.head_after = str(tip) if tip else None
         attempt.saved = str(saved) if saved else None
-
         self._annotate(tid, attempt)
 
         kind = prog.kind if prog else None
-        if w.stop_reason == "interrupted" and kind not in (Kind.COMPLETE, Kind.BLOCKED, Kind.NEEDS):
-            state, reason, outcome = (
-                State.INTERRUPTED,
-                "stopped by the user (Ctrl-C)",
-                "interrupted",
+        if lost and kind not in (Kind.COMPLETE, Kind.BLOCKED, Kind.NEEDS):
+            verdict = attempts.Verdict("lost", "its orchestrator stopped and the worker is gone")
+        elif w.adopted and code is None and kind not in (Kind.COMPLETE, Kind.BLOCKED, Kind.NEEDS):
+            verdict = attempts.classify(
+                code=0,
+                summary=s,
+                stop_reason=w.stop_reason,
+                kind=kind,
+                timeout=w.timeout,
+                idle_timeout=w.idle_timeout,
             )
-        elif kind is Kind.COMPLETE:
-            state, reason, outcome = State.COMPLETE, None, "complete"
-        elif kind is Kind.BLOCKED:
-            assert prog is not None and prog.latest is not None
-            state, reason, outcome = State.BLOCKED, prog.latest.reason, "blocked"
-        elif kind is Kind.NEEDS:
-            assert prog is not None and prog.latest is not None
-            state, reason, outcome = State.NEEDS, prog.latest.detail, "needs"
         else:
-            state, outcome = State.FAILED, w.stop_reason or "no-progress"
-            reason = _failure_reason(w, code, s.is_error, s.api_error_status)
-        if attempt.outcome is None or not attempt.outcome.startswith("save-failed"):
-            attempt.outcome = outcome
+            verdict = attempts.classify(
+                code=code if code is not None else 0,
+                summary=s,
+                stop_reason=w.stop_reason,
+                kind=kind,
+                stderr_tail=_tail(Path(attempt.transcript + ".stderr")),
+                timeout=w.timeout,
+                idle_timeout=w.idle_timeout,
+            )
+        attempt.outcome = verdict.cls
+        if verdict.why and not attempt.reason:
+            attempt.reason = verdict.why
         self.views[tid].ended = ended
-        if s.cost_usd is not None:
-            self.views[tid].cost_usd = st.cost_usd
-        detail = {
+        self.views[tid].cost_usd = st.cost_usd
+        detail: dict[str, object] = {
             "attempt": attempt.number,
+            "class": verdict.cls,
             "exit_code": attempt.exit_code,
             "signal": attempt.signal,
             "session_id": attempt.session_id,
             "cost_usd": attempt.cost_usd,
             "saved": attempt.saved,
         }
-        self._set(
-            tid,
-            state,
-            outcome if state is not State.COMPLETE else "complete",
-            reason=reason,
-            detail=detail,
-        )
+        self._decide(task, verdict, prog, detail)
+        self.workers_local.remove(tid)
+
+    def _decide(
+        self,
+        task: Task,
+        verdict: attempts.Verdict,
+        prog: Progress | None,
+        detail: Mapping[str, object],
+    ) -> None:
+        tid = task.id
+        st = self.states[tid]
+        attempt = st.attempts[-1]
+        cls = verdict.cls
+        if cls == "complete":
+            self._set(tid, State.COMPLETE, "complete", detail=detail)
+        elif cls == "blocked":
+            assert prog is not None and prog.latest is not None
+            self._set(tid, State.BLOCKED, "blocked", reason=prog.latest.reason, detail=detail)
+        elif cls == "needs":
+            assert prog is not None and prog.latest is not None
+            other = prog.latest.needs_task or ""
+            other_tip = (
+                self.repo.read_ref(layout.branch_ref(self.plan.name, other))
+                if other in self.plan.ids
+                else None
+            )
+            self.states[tid] = replace(st, waiting_on=other, waiting_tip=other_tip)
+            self._set(tid, State.NEEDS, "needs", reason=prog.latest.detail, detail=detail)
+        elif cls in (attempts.INTERRUPTED, attempts.STOPPED, attempts.BUDGET):
+            self._set(tid, State.INTERRUPTED, cls, reason=verdict.why, detail=detail)
+        elif cls == "lost":
+            # not the task's fault: continue it, and do not count this attempt
+            self.states[tid] = replace(st, retries_from=attempt.number)
+            self._set(tid, State.PENDING, "lost", reason=verdict.why, detail=detail)
+        elif cls in attempts.RETRYABLE:
+            streak = attempt.number - st.retries_from
+            budget_left = task.budget_usd is None or st.cost_usd < task.budget_usd
+            if streak <= task.retries and budget_left:
+                delay = attempts.backoff(streak, self.prep.retry_delay)
+                self.retry_at[tid] = time.monotonic() + delay
+                self.states[tid] = replace(
+                    st, retry_after=_iso_in(delay), message=f"The last attempt ended: {verdict.why}"
+                )
+                self._set(
+                    tid,
+                    State.PENDING,
+                    "retry",
+                    reason=f"retry {streak}/{task.retries} in {delay:.0f}s after {cls}: "
+                    f"{verdict.why}",
+                    detail=detail,
+                )
+                if cls in attempts.COOL_DOWN and self.prep.cooldown > 0:
+                    self.cooldown_until = max(
+                        self.cooldown_until, time.monotonic() + self.prep.cooldown
+                    )
+                    self.observer.changed(
+                        self.views[tid],
+                        f"{cls}: no new worker starts for {self.prep.cooldown:.0f}s",
+                    )
+            else:
+                tries = (
+                    f" (after {streak} attempt{'s' if streak != 1 else ''})" if streak > 1 else ""
+                )
+                self._set(tid, State.FAILED, cls, reason=verdict.why + tries, detail=detail)
+        else:
+            self._set(tid, State.FAILED, cls, reason=verdict.why, detail=detail)
 
     def _annotate(self, tid: str, attempt: Attempt) -> None:
         """Notes on the commits this attempt made: plan, task, attempt, session."""
@@ -817,10 +862,168 @@ class Orchestrator:
             lines.append(f"po-session: {attempt.session_id}")
         text = "\n".join(lines) + "\n"
         for h in hist:
-            try:
+            with contextlib.suppress(Exception):  # notes annotate; a failure loses no work
                 self.repo.add_note(h.oid, text)
-            except Exception:
+
+    # -- NEEDS, the inbox, budgets --
+
+    def _deliver_needs(self) -> None:
+        waiting = {
+            tid: st for tid, st in self.states.items() if st.state is State.NEEDS and st.waiting_on
+        }
+        if not waiting:
+            return
+        for tid, st in waiting.items():
+            other = st.waiting_on
+            assert other is not None
+            if other not in self.plan.ids or other == tid:
+                self._set(tid, State.BLOCKED, "blocked", reason=f"needs unknown task {other!r}")
                 continue
+            if tid in self.plan.graph.ancestors.get(other, frozenset()):
+                self._set(
+                    tid,
+                    State.BLOCKED,
+                    "blocked",
+                    reason=f"needs {st.reason}, but {other} depends on {tid}",
+                )
+                continue
+            otip = self.repo.read_ref(layout.branch_ref(self.plan.name, other))
+            ost = self.states[other]
+            if otip is not None and self._arrived(tid, other, otip, st.waiting_tip):
+                self._deliver(tid, other, otip)
+            elif ost.state in (State.FAILED, State.SKIPPED, State.INTERRUPTED):
+                self._set(
+                    tid,
+                    State.BLOCKED,
+                    "blocked",
+                    reason=f"needs {st.reason}, but {other} is {ost.state.value}",
+                )
+        # NEEDS that wait on each other can never be met
+        for tid in list(waiting):
+            cycle = [tid]
+            cur = self.states[tid]
+            while cur.state is State.NEEDS and cur.waiting_on and cur.waiting_on not in cycle:
+                cycle.append(cur.waiting_on)
+                cur = self.states[cur.waiting_on]
+            if cur.state is State.NEEDS and cur.waiting_on == tid:
+                path = " -> ".join([*cycle, tid])
+                for member in cycle:
+                    self._set(member, State.BLOCKED, "blocked", reason=f"NEEDS cycle: {path}")
+
+    def _arrived(self, tid: str, other: str, otip: Oid, seen: str | None) -> bool:
+        """Whether `other` has something this branch lacks: it is complete, or it made
+        protocol progress since the wait began."""
+        mine = self.repo.read_ref(layout.branch_ref(self.plan.name, tid))
+        if mine is not None and self.repo.is_ancestor(otip, mine):
+            return False
+        if self.states[other].state is State.COMPLETE:
+            return True
+        if seen is not None and otip == seen:
+            return False
+        base = self.states[other].base
+        stop = Oid(seen) if seen else (Oid(base) if base else None)
+        for h in self.repo.first_parent_history(otip, stop, limit=200):
+            rep = parse_subject(h.message.splitlines()[0] if h.message else "")
+            if rep is not None and rep.kind in (Kind.CHECKPOINT, Kind.COMPLETE):
+                return True
+        return False
+
+    def _deliver(self, tid: str, other: str, otip: Oid) -> None:
+        st = self.states[tid]
+        branch_ref = layout.branch_ref(self.plan.name, tid)
+        path = Path(st.worktree) if st.worktree else None
+        if path is not None and path.is_dir():
+            self.repo.save_worktree(
+                path,
+                f"[CHECKPOINT] git po: auto-saved before {other}'s work was merged in\n\n"
+                f"{AUTOSAVE_TRAILER}: delivery\nPo-Plan: {self.plan.name}\nPo-Task: {tid}\n",
+            )
+        res = self.repo.merge_into_branch(
+            branch_ref,
+            otip,
+            f"po: merge {other} into {tid} for [NEEDS:{st.reason}]\n\n"
+            f"Po-Plan: {self.plan.name}\nPo-Task: {tid}\nPo-Needs: {other}\n",
+        )
+        if res.oid is None:
+            self._set(
+                tid,
+                State.BLOCKED,
+                "blocked",
+                reason=f"what {other} committed conflicts with this branch in "
+                f"{', '.join(res.conflicts)}",
+            )
+            return
+        if path is not None and path.is_dir():
+            self.repo.sync_worktree(path)
+        base = self.states[other].base
+        subjects = self._protocol_subjects(other, otip, Oid(st.waiting_tip or base or otip))
+        arrived = "\n".join(f"- {s}" for s in subjects[-10:]) or "- (their latest commits)"
+        self.states[tid] = replace(
+            st,
+            waiting_on=None,
+            waiting_tip=None,
+            retries_from=len(st.attempts),
+            message=f"What you needed from `{other}` ({st.reason}) arrived and is merged into "
+            f"your branch:\n\n{arrived}",
+        )
+        self._set(tid, State.PENDING, "delivered", reason=None, detail={"from": other, "tip": otip})
+
+    def _take_inbox(self) -> None:
+        for msg in self.inbox.take():
+            if msg.task not in self.states:
+                continue
+            self._apply(msg)
+
+    def _apply(self, msg: Message) -> None:
+        tid = msg.task
+        st = self.states[tid]
+        if msg.command == "answer" and st.state in (State.BLOCKED, State.NEEDS):
+            self.states[tid] = replace(
+                st,
+                retries_from=len(st.attempts),
+                waiting_on=None,
+                waiting_tip=None,
+                message=f"A person answered ({st.state.value}: {st.reason}):\n\n{msg.text}",
+            )
+            self._set(tid, State.PENDING, "answered", reason=None, detail={"answer": msg.text})
+        elif msg.command == "retry" and st.state is not State.RUNNING:
+            self.retry_at.pop(tid, None)
+            note = f"A person asked to run the task again (it was {st.state.value}"
+            note += f": {st.reason})." if st.reason else ")."
+            if msg.text:
+                note += f"\n\n{msg.text}"
+            self.states[tid] = replace(
+                st, retries_from=len(st.attempts), waiting_on=None, waiting_tip=None, message=note
+            )
+            self._set(tid, State.PENDING, "retry-requested", reason=None)
+            for other, ost in self.states.items():
+                if ost.state is State.SKIPPED:
+                    self._set(other, State.PENDING, "unskipped", reason=None)
+        elif msg.command == "stop":
+            w = self.workers.get(tid)
+            if w is not None:
+                w.request_stop("stopped")
+            elif st.state is State.PENDING:
+                self._set(tid, State.INTERRUPTED, "stopped", reason="stopped with git po stop")
+
+    def _check_budget(self) -> None:
+        limit = self.plan.budget_usd
+        if limit is None or self.budget_spent:
+            return
+        spent = sum(s.cost_usd for s in self.states.values())
+        spent += sum(w.reader.summary.cost_usd or 0.0 for w in self.workers.values())
+        if spent >= limit:
+            self.budget_spent = True
+            for w in self.workers.values():
+                w.request_stop("budget")
+            for tid, st in self.states.items():
+                if st.state is State.PENDING:
+                    self._set(
+                        tid,
+                        State.INTERRUPTED,
+                        "budget",
+                        reason=f"plan budget ${limit:.2f} spent (${spent:.2f})",
+                    )
 
     # -- recording --
 
@@ -834,9 +1037,12 @@ class Orchestrator:
         detail: Mapping[str, object] | None = None,
     ) -> None:
         self.states[tid] = replace(self.states[tid], state=state, reason=reason)
+        if state is not State.PENDING:
+            self.retry_at.pop(tid, None)
+            if self.states[tid].retry_after:
+                self.states[tid] = replace(self.states[tid], retry_after=None)
         view = self.views[tid]
-        tip = self.repo.read_ref(layout.branch_ref(self.plan.name, tid))
-        if tip is not None and self.states[tid].base:
+        if self.states[tid].base:
             self._refresh_branch_view(tid)
         summary = state.value + (f" — {reason}" if reason else "")
         if state is State.COMPLETE and view.last_subject:
@@ -861,56 +1067,53 @@ class Orchestrator:
     def _view_list(self) -> list[TaskView]:
         return [self.views[t.id] for t in self.plan.tasks]
 
-    def _end(self, interrupted: bool) -> None:
+    def _end(self, interrupted: bool) -> str:
         assert self.record is not None and self.plan_tip is not None
         counts: dict[str, int] = {}
         for s in self.states.values():
             counts[s.state.value] = counts.get(s.state.value, 0) + 1
         summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-        record = replace(
-            self.record,
-            state="interrupted" if interrupted else "finished",
-            ended_at=now_iso(),
-            summary=summary,
-        )
-        verb = "interrupted" if interrupted else "finished"
-        ref = layout.plan_ref(self.plan.name)
+        if interrupted:
+            state = "interrupted"
+        elif all(s.state in TERMINAL_FOR_RUN for s in self.states.values()):
+            state = "finished"
+        else:
+            state = "waiting"
+        record = replace(self.record, state=state, ended_at=now_iso(), summary=summary)
         self.plan_tip = self.repo.commit_files(
-            ref,
+            layout.plan_ref(self.plan.name),
             {"run.toml": record.to_toml().encode()},
-            f"po: run {record.run} of plan {self.plan.name} {verb}: {summary}\n",
+            f"po: run {record.run} of plan {self.plan.name} {state}: {summary}\n",
             self.plan_tip,
         )
         self.record = record
+        return state
 
 
-def _worktree_path(gitdir: Path) -> Path | None:
-    """The working directory of a linked worktree, from its gitdir file."""
+def _fill(attempt: Attempt, s: TranscriptSummary) -> None:
+    attempt.is_error = s.is_error
+    attempt.api_error_status = s.api_error_status
+    attempt.result_subtype = s.result_subtype
+    attempt.session_id = s.session_id or attempt.session_id
+    attempt.cost_usd = s.cost_usd
+    attempt.input_tokens = s.input_tokens
+    attempt.output_tokens = s.output_tokens
+    attempt.num_turns = s.num_turns
+    attempt.permission_denials = s.permission_denials
+
+
+def _tail(path: Path, size: int = 4096) -> str:
     try:
-        text = (gitdir / "gitdir").read_text().strip()
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - size))
+            return f.read().decode(errors="replace")
     except OSError:
-        return None
-    return Path(text).parent.resolve()
+        return ""
 
 
-def _failure_reason(w: Worker, code: int, is_error: bool | None, api_status: int | None) -> str:
-    if w.stop_reason == "timeout":
-        return f"timed out after {w.timeout:g}s without a [COMPLETE] commit"
-    if w.stop_reason == "idle":
-        return f"idle for {w.idle_timeout:g}s (no output, no commit)"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"worker killed by {name} without a [COMPLETE] commit"
-    if api_status:
-        return f"API error {api_status}; exited {code} without a [COMPLETE] commit"
-    if is_error:
-        return f"agent reported an error; exited {code} without a [COMPLETE] commit"
-    if code != 0:
-        return f"exited with status {code} without a [COMPLETE] commit"
-    return "exited without a [COMPLETE], [BLOCKED:...] or [NEEDS:...] commit"
+def _iso_in(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
 
 
 def run_plan(
@@ -919,13 +1122,17 @@ def run_plan(
     options: StartOptions,
     observer: Observer,
     stop: threading.Event,
+    hurry: threading.Event | None = None,
 ) -> RunOutcome:
-    return Orchestrator(repo, prep, options, observer, stop).run()
+    return Orchestrator(repo, prep, options, observer, stop, hurry=hurry).run()
 
 
-StopHook = Callable[[], None]
-
-
-def check_repository_writable(repo: Repo) -> None:
-    if not os.access(repo.common_dir, os.W_OK):
-        raise RepositoryError(f"cannot write to {repo.common_dir}")
+def resume_plan(
+    repo: Repo,
+    prep: Prepared,
+    options: StartOptions,
+    observer: Observer,
+    stop: threading.Event,
+    hurry: threading.Event | None = None,
+) -> RunOutcome:
+    return Orchestrator(repo, prep, options, observer, stop, resume=True, hurry=hurry).run()

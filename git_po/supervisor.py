@@ -1,4 +1,8 @@
-"""Worker processes: start one attempt, watch it (exit, timeouts, idleness), stop it in order."""
+"""Worker processes: start one attempt, watch it (exit, timeouts, idleness), stop it in order.
+
+A worker leads its own process group and writes its output straight to its transcript file, so
+it outlives the orchestrator if that dies; a resumed orchestrator adopts it by pid (checked
+against the process start time) and watches it the same way, without being its parent."""
 
 from __future__ import annotations
 
@@ -10,13 +14,15 @@ from typing import IO
 
 from git_po import proc
 from git_po.agents.base import Launch, TranscriptReader
+from git_po.local import pid_alive, process_start
 
 
 @dataclass
 class Worker:
     task: str
     attempt: int
-    popen: subprocess.Popen[bytes]
+    pid: int
+    start: str  # process start time (see local.process_start), to tell a reused pid apart
     reader: TranscriptReader
     transcript: Path
     started: float  # time.monotonic()
@@ -25,29 +31,36 @@ class Worker:
     idle_timeout: float | None
     last_activity: float
     head_seen: str | None
-    stop_reason: str | None = None  # timeout, idle, interrupted
+    popen: subprocess.Popen[bytes] | None = None  # None for an adopted worker
+    stop_reason: str | None = None  # timeout, idle, interrupted, stopped, budget
     term_sent_at: float | None = None
     killed: bool = False
+    exit_code: int | None = None  # known only for workers this process started
     _files: list[IO[bytes]] = field(default_factory=list)
 
     @property
-    def pid(self) -> int:
-        return self.popen.pid
+    def adopted(self) -> bool:
+        return self.popen is None
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def poll(self) -> int | None:
-        """Read new output; return the exit status once the process has ended."""
+    def poll(self) -> bool:
+        """Read new output; True once the process has ended (exit_code set when known)."""
         if self.reader.feed():
             self.last_activity = time.monotonic()
-        code = self.popen.poll()
-        if code is not None:
-            self.reader.finish()
-            for f in self._files:
-                f.close()
-            self._files.clear()
-        return code
+        if self.popen is not None:
+            code = self.popen.poll()
+            if code is None:
+                return False
+            self.exit_code = code
+        elif pid_alive(self.pid, self.start):
+            return False
+        self.reader.finish()
+        for f in self._files:
+            f.close()
+        self._files.clear()
+        return True
 
     def saw_commit(self, head: str | None) -> None:
         if head != self.head_seen:
@@ -71,7 +84,7 @@ class Worker:
             self.stop_reason = reason
         if self.term_sent_at is None:
             self.term_sent_at = time.monotonic()
-            proc.signal_group(self.popen, proc.TERM)
+            proc.signal_pgid(self.pid, proc.TERM)
 
     def enforce_grace(self, grace: float) -> None:
         started = self.term_sent_at
@@ -81,7 +94,7 @@ class Worker:
     def stop_group(self, grace: float) -> None:
         """After the worker exited: whatever it left running in its process group gets SIGTERM,
         then SIGKILL after grace, so no process of a finished worker lingers."""
-        pgid = self.popen.pid
+        pgid = self.pid
         if not proc.group_alive(pgid):
             return
         proc.signal_pgid(pgid, proc.TERM)
@@ -93,7 +106,7 @@ class Worker:
 
     def kill(self) -> None:
         self.killed = True
-        proc.signal_group(self.popen, proc.KILL)
+        proc.signal_pgid(self.pid, proc.KILL)
 
 
 def start(
@@ -134,7 +147,8 @@ def start(
     return Worker(
         task=task,
         attempt=attempt,
-        popen=popen,
+        pid=popen.pid,
+        start=process_start(popen.pid) or "",
         reader=reader,
         transcript=transcript,
         started=now,
@@ -143,5 +157,37 @@ def start(
         idle_timeout=idle_timeout,
         last_activity=now,
         head_seen=head,
+        popen=popen,
         _files=files,
+    )
+
+
+def adopt(
+    task: str,
+    attempt: int,
+    *,
+    pid: int,
+    start_time: str,
+    transcript: Path,
+    reader: TranscriptReader,
+    started_wall: float,
+    timeout: float | None,
+    idle_timeout: float | None,
+    head: str | None,
+) -> Worker:
+    """Watch a worker started by an orchestrator that is gone."""
+    now = time.monotonic()
+    return Worker(
+        task=task,
+        attempt=attempt,
+        pid=pid,
+        start=start_time,
+        reader=reader,
+        transcript=transcript,
+        started=now - max(0.0, time.time() - started_wall),
+        started_wall=started_wall,
+        timeout=timeout,
+        idle_timeout=idle_timeout,
+        last_activity=now,
+        head_seen=head,
     )

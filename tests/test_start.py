@@ -379,10 +379,10 @@ OUTCOMES = {
         "which database?",
         {"outcome": "blocked", "exit_code": 0},
     ),
-    "needs": Outcome(
+    "needs-unknown-task": Outcome(
         [{"commit": "[NEEDS:other/item] waiting for the item", "allow_empty": True}],
-        "needs",
-        "other/item",
+        "blocked",
+        "needs unknown task 'other'",
         {"outcome": "needs", "exit_code": 0},
     ),
     "no-protocol-commit": Outcome(
@@ -406,7 +406,7 @@ OUTCOMES = {
     "nonzero-exit": Outcome(
         [{"exit": 3}],
         "failed",
-        "exited 3 without a [COMPLETE] commit",
+        "exited with status 3",
         {"exit_code": 3},
     ),
     "crash": Outcome(
@@ -418,7 +418,7 @@ OUTCOMES = {
     "api-error": Outcome(
         [{"api_error": 529, "retries": 2}],
         "failed",
-        "API error 529",
+        "API overloaded (529)",
         {"is_error": True, "api_error_status": 529, "exit_code": 1},
     ),
 }

@@ -49,7 +49,7 @@ MOMENTARY = ("age_seconds",)
 
 @pytest.fixture
 def finished(repo: Path, tmp_path: Path) -> Path:
-    """A repository where plan "house" ran: a complete, b blocked, c complete, d skipped."""
+    """A repository where plan "house" ran: a complete, b blocked, c complete, d pending (it waits for b, which waits for an answer)."""
     plan = write_plan(tmp_path, "house", DIAMOND)
     scripts = {
         "b": [
@@ -75,14 +75,14 @@ def test_status_table_shows_each_task_state_and_last_subject(finished: Path) -> 
 
     assert res.code == 0, res
     lines = res.out.splitlines()
-    assert lines[0].startswith("plan house: run 1 finished, started ")
+    assert lines[0].startswith("plan house: run 1 waiting, started ")
     rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in "abcd"}
     assert set(rows) == {"a", "b", "c", "d"}
     assert rows["a"].split()[1] == "complete" and "[COMPLETE] a done" in rows["a"]
     assert rows["c"].split()[1] == "complete" and "[COMPLETE] c done" in rows["c"]
     assert rows["b"].split()[1] == "blocked" and "brick or wood?" in rows["b"]
-    assert rows["d"].split()[1] == "skipped" and "dependency b is blocked" in rows["d"]
-    assert "4 tasks: 1 blocked, 2 complete, 1 skipped" in res.out
+    assert rows["d"].split()[1] == "pending"
+    assert "4 tasks: 1 blocked, 2 complete, 1 pending" in res.out
 
     # with a single plan in the repository, the name can be left out
     unnamed = run_po(finished, "status", env=WIDE)
@@ -100,7 +100,7 @@ def test_status_json_has_the_documented_shape(finished: Path, tmp_path: Path) ->
     assert data["version"] == 1
     assert data["plan"] == "house"
     assert data["run"]["number"] == 1
-    assert data["run"]["state"] == "finished"
+    assert data["run"]["state"] == "waiting"  # a task is blocked: the run waits for an answer
     assert data["run"]["base"] == git(finished, "rev-parse", "main").strip()
     assert [t["id"] for t in data["tasks"]] == ["a", "b", "c", "d"]
     for t in data["tasks"]:
@@ -131,7 +131,7 @@ def test_status_json_has_the_documented_shape(finished: Path, tmp_path: Path) ->
     assert b["session_id"] == sessions["b"]
 
     d = tasks["d"]
-    assert d["state"] == "skipped"
+    assert d["state"] == "pending"
     assert d["attempts"] == 0
     assert d["session_id"] is None
     assert d["cost_usd"] == 0
@@ -139,7 +139,7 @@ def test_status_json_has_the_documented_shape(finished: Path, tmp_path: Path) ->
 
     totals = data["totals"]
     assert totals["tasks"] == 4
-    assert totals["by_state"] == {"complete": 2, "blocked": 1, "skipped": 1}
+    assert totals["by_state"] == {"complete": 2, "blocked": 1, "pending": 1}
     assert totals["attempts"] == 3
     assert totals["cost_usd"] == pytest.approx(sum(t["cost_usd"] for t in data["tasks"]))
 
