@@ -49,7 +49,7 @@ MOMENTARY = ("age_seconds",)
 
 @pytest.fixture
 def finished(repo: Path, tmp_path: Path) -> Path:
-    """A repository where plan "house" ran: a complete, b blocked, c complete, d pending (it waits for b, which waits for an answer)."""
+    """Plan "house" ran: a complete, b blocked, c complete, d pending (waits for b)."""
     plan = write_plan(tmp_path, "house", DIAMOND)
     scripts = {
         "b": [
