@@ -105,8 +105,12 @@ def seconds(repo: Repo, key: str, default: float) -> float:
     raw = repo.config(key)
     if raw is None:
         return default
-    if raw.strip() in ("0", "0s"):
-        return 0.0
+    try:
+        number = float(raw)
+    except ValueError:
+        number = -1.0
+    if number >= 0:
+        return number
     value = parse_duration(raw.strip())
     if value is None:
         raise UsageError(f"git config {key} = {raw!r} is not a duration", hint='e.g. "30s"')
