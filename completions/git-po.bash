@@ -8,10 +8,24 @@
 #
 # Kept in step with git_po/cli.py by tests/test_docs.py.
 
-__git_po_subcommands="start status demo"
+__git_po_subcommands="start resume answer retry stop status demo logs show report config init schema attach completion integrate clean"
 __git_po_global_opts="--version --help -h"
 __git_po_start_opts="--dry-run -n --max-workers= -j --claude= --restart --no-live --help -h"
-__git_po_status_opts="--json --help -h"
+__git_po_resume_opts="--max-workers= -j --claude= --no-live --help -h"
+__git_po_answer_opts="--plan= -p --file= -F --no-live --help -h"
+__git_po_retry_opts="--plan= -p --note= --no-live --help -h"
+__git_po_stop_opts="--plan= -p --help -h"
+__git_po_status_opts="--json --watch -w --interval= --help -h"
+__git_po_integrate_opts="--only= --dry-run -n --branch= --into= --resolve= --agent --help -h"
+__git_po_clean_opts="--branches --force --all --dry-run -n --branch= --help -h"
+__git_po_logs_opts="--plan= -p --attempt= --follow -f --raw --help -h"
+__git_po_show_opts="--plan= -p --json --help -h"
+__git_po_report_opts="--format= --help -h"
+__git_po_config_opts="--json --help -h"
+__git_po_init_opts="--share= --no-example --uninstall --help -h"
+__git_po_schema_opts="--help -h"
+__git_po_attach_opts="--plan= -p --claude= --help -h"
+__git_po_completion_opts="--help -h"
 __git_po_demo_opts="--max-workers= -j --no-live --help -h"
 
 # The plans started in the repository: <plan> of every refs/po/<plan>/plan.
@@ -26,6 +40,44 @@ __git_po_plans ()
 		*/*|"") ;;
 		*) printf '%s\n' "$name" ;;
 		esac
+	done
+}
+
+# Task ids: of the plan named with --plan (or -p) if given; otherwise of every plan, and when
+# there are several plans also as PLAN/TASK. Task ids are the names under refs/po/<plan>/tasks/.
+__git_po_tasks ()
+{
+	local plan=$1 ref rest p t several=
+	[ "$(__git_po_plans | wc -l)" -gt 1 ] && several=1
+	__git for-each-ref --format='%(refname)' 'refs/po/' 2>/dev/null |
+	while read -r ref; do
+		rest=${ref#refs/po/}
+		p=${rest%%/*}
+		rest=${rest#"$p"/}
+		case "$rest" in
+		tasks/*/*|tasks/) continue ;;
+		tasks/*) t=${rest#tasks/} ;;
+		*) continue ;;
+		esac
+		if [ -n "$plan" ]; then
+			[ "$p" = "$plan" ] && printf '%s\n' "$t"
+		else
+			printf '%s\n' "$t"
+			[ -n "$several" ] && printf '%s/%s\n' "$p" "$t"
+		fi
+	done | sort -u
+}
+
+# The value of --plan/-p on the command line after the subcommand (at index $1), if any.
+__git_po_plan_opt ()
+{
+	local c=$(($1 + 1))
+	while [ $c -lt $cword ]; do
+		case "${words[c]}" in
+		-p|--plan) printf '%s' "${words[c + 1]}"; return ;;
+		--plan=*) printf '%s' "${words[c]#--plan=}"; return ;;
+		esac
+		((c++))
 	done
 }
 
@@ -76,7 +128,7 @@ __git_po_count_args ()
 	local c=$(($1 + 1)) n=0
 	while [ $c -lt $cword ]; do
 		case "${words[c]}" in
-		-j|--max-workers|--claude) ((c++)) ;;
+		-j|--max-workers|--claude|-p|--plan|--attempt|--interval|--share|--format|-F|--file|--note|--only|--branch|--into|--resolve) ((c++)) ;;
 		-*) ;;
 		*) ((n++)) ;;
 		esac
@@ -104,22 +156,54 @@ _git_po ()
 
 	# the value of an option that takes one
 	case "$prev" in
-	-j|--max-workers)
+	-j|--max-workers|--attempt|--interval)
 		return
 		;;
 	--claude)
-		[ "$subcommand" = start ] && __git_po_complete_dir_or_file
+		__git_po_complete_dir_or_file
+		return
+		;;
+	-p|--plan)
+		__gitcomp_nl "$(__git_po_plans)"
+		return
+		;;
+	--share)
+		__gitcomp_nl "$(__git_remotes)"
+		return
+		;;
+	--format)
+		__gitcomp "md json"
+		return
+		;;
+	--branch|--into)
+		__gitcomp_nl "$(__git_heads)"
+		return
+		;;
+	--only|--resolve)
+		__gitcomp_nl "$(__git_po_tasks "")"
 		return
 		;;
 	esac
 
 	case "$subcommand,$cur" in
-	start,--max-workers=*|demo,--max-workers=*)
+	*,--max-workers=*|*,--attempt=*|*,--interval=*)
 		return
 		;;
-	start,--claude=*)
+	*,--claude=*)
 		cur=${cur#--claude=}
 		__git_po_complete_dir_or_file
+		return
+		;;
+	*,--plan=*)
+		__gitcomp_nl "$(__git_po_plans)" "" "${cur#--plan=}"
+		return
+		;;
+	*,--share=*)
+		__gitcomp_nl "$(__git_remotes)" "" "${cur#--share=}"
+		return
+		;;
+	*,--format=*)
+		__gitcomp "md json" "" "${cur#--format=}"
 		return
 		;;
 	start,-*)
@@ -127,6 +211,25 @@ _git_po ()
 		;;
 	status,-*)
 		__gitcomp "$__git_po_status_opts"
+		;;
+	resume,-*)
+		__gitcomp "$__git_po_resume_opts"
+		;;
+	answer,-*)
+		__gitcomp "$__git_po_answer_opts"
+		;;
+	retry,-*)
+		__gitcomp "$__git_po_retry_opts"
+		;;
+	stop,-*)
+		__gitcomp "$__git_po_stop_opts"
+		;;
+	resume,*)
+		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __gitcomp_nl "$(__git_po_plans)"
+		;;
+	answer,*|retry,*|stop,*)
+		[ "$(__git_po_count_args "$idx")" -eq 0 ] &&
+			__gitcomp_nl "$(__git_po_tasks "$(__git_po_plan_opt "$idx")")"
 		;;
 	demo,-*)
 		__gitcomp "$__git_po_demo_opts"
@@ -139,6 +242,35 @@ _git_po ()
 		;;
 	demo,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __git_po_complete_dir
+		;;
+	logs,-*|show,-*|report,-*|config,-*|init,-*|schema,-*|attach,-*|completion,-*)
+		local opts="__git_po_${subcommand}_opts"
+		__gitcomp "${!opts}"
+		;;
+	logs,*|show,*|attach,*)
+		[ "$(__git_po_count_args "$idx")" -eq 0 ] &&
+			__gitcomp_nl "$(__git_po_tasks "$(__git_po_plan_opt "$idx")")"
+		;;
+	report,*)
+		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __gitcomp_nl "$(__git_po_plans)"
+		;;
+	*,--branch=*|*,--into=*)
+		__gitcomp_nl "$(__git_heads)" "" "${cur#*=}"
+		return
+		;;
+	*,--only=*|*,--resolve=*)
+		__gitcomp_nl "$(__git_po_tasks "")" "" "${cur#*=}"
+		return
+		;;
+	integrate,-*|clean,-*)
+		local opts="__git_po_${subcommand}_opts"
+		__gitcomp "${!opts}"
+		;;
+	integrate,*|clean,*)
+		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __gitcomp_nl "$(__git_po_plans)"
+		;;
+	completion,*)
+		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __gitcomp "bash zsh fish"
 		;;
 	esac
 }

@@ -15,6 +15,36 @@ function __git_po_plans --description 'Plans started in this repository'
     end | string replace -rf '^refs/po/([^/]+)/plan$' '$1'
 end
 
+set -g __git_po_subcommands start resume answer retry stop status demo logs show report config init schema attach completion integrate clean
+
+function __git_po_tasks --description 'Task ids of the plan given with --plan, else of every plan'
+    set -l plan
+    set -l tokens (commandline -opc)
+    for i in (seq (count $tokens))
+        switch $tokens[$i]
+            case -p --plan
+                set -l j (math $i + 1)
+                test $j -le (count $tokens); and set plan $tokens[$j]
+            case '--plan=*'
+                set plan (string replace -- '--plan=' '' $tokens[$i])
+        end
+    end
+    set -l plans (__git_po_plans)
+    if functions -q __fish_git
+        __fish_git for-each-ref --format='%(refname)' refs/po/
+    else
+        command git for-each-ref --format='%(refname)' refs/po/ 2>/dev/null
+    end | string replace -rf '^refs/po/([^/]+)/tasks/([^/]+)$' '$1/$2' | while read -l pt
+        set -l parts (string split -m1 / $pt)
+        if test -n "$plan"
+            test "$parts[1]" = "$plan"; and echo $parts[2]
+        else
+            echo $parts[2]
+            test (count $plans) -gt 1; and echo $pt
+        end
+    end | sort -u
+end
+
 function __git_po_needs_arg --description 'Whether the git po command on the line has no argument yet'
     set -l seen 0
     set -l skip 0
@@ -24,10 +54,10 @@ function __git_po_needs_arg --description 'Whether the git po command on the lin
             continue
         end
         switch $t
-            case -j --max-workers --claude
+            case -j --max-workers --claude -p --plan --attempt --interval --share --format --only --branch --into --resolve
                 set skip 1
             case '-*'
-            case start status demo
+            case $__git_po_subcommands
                 if test $seen -eq 0
                     set seen 1
                 else
@@ -39,6 +69,10 @@ function __git_po_needs_arg --description 'Whether the git po command on the lin
         end
     end
     return 0
+end
+
+function __git_po_branches --description 'Local branches'
+    command git for-each-ref --format='%(refname:short)' refs/heads/ 2>/dev/null
 end
 
 function __git_po_is_git_po --description 'Whether the command line is git po'
@@ -55,7 +89,7 @@ for __git_po_cmd in git-po git
     else
         set -f po ''
     end
-    set -l top "$po"'not __fish_seen_subcommand_from start status demo'
+    set -l top "$po"'not __fish_seen_subcommand_from $__git_po_subcommands'
     set -l start "$po"'__fish_seen_subcommand_from start'
     set -l status_ "$po"'__fish_seen_subcommand_from status'
     set -l demo "$po"'__fish_seen_subcommand_from demo'
@@ -67,8 +101,23 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $top -l version -d 'Show the version and exit'
     complete -c $__git_po_cmd -n $top -s h -l help -d 'List the commands and exit'
     complete -c $__git_po_cmd -n $top -a start -d 'Validate a plan, record it under refs/po/ and run its tasks'
+    complete -c $__git_po_cmd -n $top -a resume -d 'Continue a run that stopped (crash, Ctrl-C, waiting tasks)'
+    complete -c $__git_po_cmd -n $top -a answer -d 'Answer a blocked task; its worker resumes'
+    complete -c $__git_po_cmd -n $top -a retry -d 'Run a task again, retries counted afresh'
+    complete -c $__git_po_cmd -n $top -a stop -d 'Stop one task of a running plan, saving its work'
     complete -c $__git_po_cmd -n $top -a status -d 'Show the tasks of a plan, read from refs and branches'
     complete -c $__git_po_cmd -n $top -a demo -d 'Run a sample plan with the offline shell agent'
+
+    complete -c $__git_po_cmd -n $top -a logs -d "Show a task's transcript, rendered readably"
+    complete -c $__git_po_cmd -n $top -a show -d 'Show everything about a task'
+    complete -c $__git_po_cmd -n $top -a report -d 'Sum up a run: per task, totals, wall time, speed-up'
+    complete -c $__git_po_cmd -n $top -a config -d 'List the po.* settings and where they come from'
+    complete -c $__git_po_cmd -n $top -a init -d 'Prepare the repository: hook shim, decorations, refspecs'
+    complete -c $__git_po_cmd -n $top -a schema -d 'Print a JSON Schema of the plan format'
+    complete -c $__git_po_cmd -n $top -a attach -d "Talk to a task's worker in Claude Code"
+    complete -c $__git_po_cmd -n $top -a completion -d 'Print the completion script for a shell'
+    complete -c $__git_po_cmd -n $top -a integrate -d 'Merge complete tasks into the integration branch'
+    complete -c $__git_po_cmd -n $top -a clean -d 'Remove worktrees and branches whose work is safe'
 
     # git po start [options] PLAN_FILE
     complete -c $__git_po_cmd -n $start -s n -l dry-run -d 'Validate the plan and print the schedule; write nothing'
@@ -82,7 +131,76 @@ for __git_po_cmd in git-po git
     # git po status [options] [PLAN]
     complete -c $__git_po_cmd -n $status_ -l json -d 'Print a stable JSON object'
     complete -c $__git_po_cmd -n $status_ -s h -l help -d 'Show help and exit'
+    complete -c $__git_po_cmd -n $status_ -s w -l watch -d 'Keep the table up to date until the run ends'
+    complete -c $__git_po_cmd -n $status_ -l interval -x -d 'Seconds between refreshes with --watch'
     complete -c $__git_po_cmd -n "$status_; and __git_po_needs_arg" -a '(__git_po_plans)' -d Plan
+
+    # git po logs|show|attach [options] TASK
+    set -l logs "$po"'__fish_seen_subcommand_from logs'
+    set -l show "$po"'__fish_seen_subcommand_from show'
+    set -l attach "$po"'__fish_seen_subcommand_from attach'
+    set -l tasks "$po"'__fish_seen_subcommand_from logs show attach answer retry stop'
+    set -l resume "$po"'__fish_seen_subcommand_from resume'
+    set -l answer "$po"'__fish_seen_subcommand_from answer'
+    set -l retry "$po"'__fish_seen_subcommand_from retry'
+    complete -c $__git_po_cmd -n $resume -s j -l max-workers -x -d 'Most workers at once'
+    complete -c $__git_po_cmd -n $resume -l claude -r -F -d 'The claude executable'
+    complete -c $__git_po_cmd -n $resume -l no-live -d 'One line per state change even on a terminal'
+    complete -c $__git_po_cmd -n $resume -s h -l help -d 'Show help and exit'
+    complete -c $__git_po_cmd -n "$resume; and __git_po_needs_arg" -a '(__git_po_plans)' -d Plan
+    complete -c $__git_po_cmd -n $answer -s F -l file -r -F -d 'Read the answer from a file'
+    complete -c $__git_po_cmd -n "$answer; or $retry" -l no-live -d 'One line per state change even on a terminal'
+    complete -c $__git_po_cmd -n $retry -l note -x -d 'A note for the next attempt'
+    complete -c $__git_po_cmd -n $tasks -s p -l plan -x -a '(__git_po_plans)' -d 'The plan of the task'
+    complete -c $__git_po_cmd -n $tasks -s h -l help -d 'Show help and exit'
+    complete -c $__git_po_cmd -n "$tasks; and __git_po_needs_arg" -a '(__git_po_tasks)' -d Task
+    complete -c $__git_po_cmd -n $logs -l attempt -x -d 'Show attempt N (default: the last)'
+    complete -c $__git_po_cmd -n $logs -s f -l follow -d 'Print the transcript as the worker writes it'
+    complete -c $__git_po_cmd -n $logs -l raw -d 'Print the transcript file as it is'
+    complete -c $__git_po_cmd -n $show -l json -d 'Print a stable JSON object'
+    complete -c $__git_po_cmd -n $attach -l claude -r -F -d 'The claude executable'
+
+    # git po report [--format md|json] [PLAN]
+    set -l report "$po"'__fish_seen_subcommand_from report'
+    complete -c $__git_po_cmd -n $report -l format -x -a 'md json' -d 'Output format'
+    complete -c $__git_po_cmd -n $report -s h -l help -d 'Show help and exit'
+    complete -c $__git_po_cmd -n "$report; and __git_po_needs_arg" -a '(__git_po_plans)' -d Plan
+
+    # git po config [--json]; git po schema; git po completion SHELL
+    set -l config "$po"'__fish_seen_subcommand_from config'
+    complete -c $__git_po_cmd -n $config -l json -d 'Print a stable JSON object'
+    set -l other "$po"'__fish_seen_subcommand_from config schema completion'
+    complete -c $__git_po_cmd -n $other -s h -l help -d 'Show help and exit'
+    set -l completion "$po"'__fish_seen_subcommand_from completion'
+    complete -c $__git_po_cmd -n "$completion; and __git_po_needs_arg" -a 'bash zsh fish' -d Shell
+
+    # git po init [--share REMOTE] [--no-example] [--uninstall]
+    set -l init "$po"'__fish_seen_subcommand_from init'
+    complete -c $__git_po_cmd -n $init -l share -x -a '(command git remote 2>/dev/null)' -d 'Also fetch refs/po/* from REMOTE'
+    complete -c $__git_po_cmd -n $init -l no-example -d 'Do not write plan.example.toml'
+    complete -c $__git_po_cmd -n $init -l uninstall -d 'Undo init'
+    complete -c $__git_po_cmd -n $init -s h -l help -d 'Show help and exit'
+
+    # git po integrate [options] [PLAN]
+    set -l integrate "$po"'__fish_seen_subcommand_from integrate'
+    complete -c $__git_po_cmd -n $integrate -l only -x -a '(__git_po_tasks)' -d 'Integrate only this task'
+    complete -c $__git_po_cmd -n $integrate -s n -l dry-run -d 'Report what would merge and conflict; move no branch'
+    complete -c $__git_po_cmd -n $integrate -l branch -x -a '(__git_po_branches)' -d 'The integration branch'
+    complete -c $__git_po_cmd -n $integrate -l into -x -a '(__git_po_branches)' -d 'Then advance this branch to the result'
+    complete -c $__git_po_cmd -n $integrate -l resolve -x -a '(__git_po_tasks)' -d 'Prepare a worktree holding the conflicted merge'
+    complete -c $__git_po_cmd -n $integrate -l agent -d 'With --resolve: have claude resolve the conflict'
+    complete -c $__git_po_cmd -n $integrate -s h -l help -d 'Show help and exit'
+    complete -c $__git_po_cmd -n "$integrate; and __git_po_needs_arg" -a '(__git_po_plans)' -d Plan
+
+    # git po clean [options] [PLAN]
+    set -l clean "$po"'__fish_seen_subcommand_from clean'
+    complete -c $__git_po_cmd -n $clean -l branches -d 'Delete the task branches too, once their work is safe'
+    complete -c $__git_po_cmd -n $clean -l force -d 'Remove also unsaved work, after keeping it under refs/po/'
+    complete -c $__git_po_cmd -n $clean -l all -d "Also delete the plan's refs once everything is integrated"
+    complete -c $__git_po_cmd -n $clean -s n -l dry-run -d 'Show what would be removed; remove nothing'
+    complete -c $__git_po_cmd -n $clean -l branch -x -a '(__git_po_branches)' -d 'The integration branch'
+    complete -c $__git_po_cmd -n $clean -s h -l help -d 'Show help and exit'
+    complete -c $__git_po_cmd -n "$clean; and __git_po_needs_arg" -a '(__git_po_plans)' -d Plan
 
     # git po demo [options] [DIRECTORY]
     complete -c $__git_po_cmd -n $demo -s j -l max-workers -x -d 'Most workers at once (default 3)'

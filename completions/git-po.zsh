@@ -21,6 +21,45 @@ __git_po_plans () {
   _wanted plans expl 'plan' compadd -a plans
 }
 
+(( $+functions[__git_po_remotes] )) ||
+__git_po_remotes () {
+  local -a remotes
+  remotes=(${(f)"$(_call_program remotes git remote 2>/dev/null)"})
+  _wanted remotes expl 'remote' compadd -a remotes
+}
+
+(( $+functions[__git_po_tasks] )) ||
+__git_po_tasks () {
+  # task ids: of the plan given with --plan/-p, else of every plan (and PLAN/TASK when several)
+  local plan=${opt_args[--plan]:-${opt_args[-p]}} ref rest p t
+  local -a refs tasks plans
+  refs=(${(f)"$(_call_program tasks "git for-each-ref --format='%(refname)' refs/po/" 2>/dev/null)"})
+  plans=(${${${(M)refs:#refs/po/*/plan}#refs/po/}%/plan})
+  plans=(${plans:#*/*})
+  for ref in $refs; do
+    rest=${ref#refs/po/}
+    p=${rest%%/*}
+    rest=${rest#$p/}
+    [[ $rest == tasks/* && $rest != tasks/*/* ]] || continue
+    t=${rest#tasks/}
+    if [[ -n $plan ]]; then
+      [[ $p == $plan ]] && tasks+=($t)
+    else
+      tasks+=($t)
+      (( $#plans > 1 )) && tasks+=($p/$t)
+    fi
+  done
+  tasks=(${(u)tasks})
+  _wanted tasks expl 'task' compadd -a tasks
+}
+
+(( $+functions[__git_po_branches] )) ||
+__git_po_branches () {
+  local -a branches
+  branches=(${${(f)"$(_call_program branches "git for-each-ref --format='%(refname)' refs/heads/" 2>/dev/null)"}#refs/heads/})
+  _wanted branches expl 'branch' compadd -a branches
+}
+
 _git-po () {
   local curcontext=$curcontext state line ret=1
   typeset -A opt_args
@@ -36,8 +75,22 @@ _git-po () {
       local -a cmds
       cmds=(
         'start:validate a plan, record it under refs/po/ and run its tasks'
+        'resume:continue a run that stopped (crash, Ctrl-C, tasks that wait)'
+        'answer:answer a blocked task; its worker resumes with the answer'
+        'retry:run a task again, its retries counted afresh'
+        'stop:stop one task of a running plan, saving its work'
         'status:show the tasks of a plan, read from refs and branches'
+        'integrate:merge the branches of complete tasks into the integration branch'
+        'clean:remove worktrees and branches whose work is integrated or saved'
         'demo:run a sample plan with the offline shell agent in a throwaway repository'
+        'logs:show a task'"'"'s transcript, rendered readably'
+        'show:show everything about a task'
+        'report:sum up a run: per task and in total, wall time and speed-up'
+        'config:list the po.* settings, their values and where they come from'
+        'init:prepare the repository: hook shim, log decorations, fetch refspecs, example plan'
+        'schema:print a JSON Schema of the plan format'
+        'attach:talk to a task'"'"'s worker in an interactive Claude Code session'
+        'completion:print the completion script for a shell'
       )
       _describe -t commands 'git po command' cmds && ret=0
       ;;
@@ -54,9 +107,63 @@ _git-po () {
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:plan file:_files -g "*.toml(-.)"' && ret=0
           ;;
+        (resume)
+          _arguments \
+            '(-j --max-workers)'{-j+,--max-workers=}'[most workers at once]:number of workers' \
+            '--claude=[the claude executable]:claude executable:_files' \
+            '--no-live[print one line per state change even on a terminal]' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:plan:__git_po_plans' && ret=0
+          ;;
+        (answer)
+          _arguments \
+            '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
+            '(-F --file)'{-F+,--file=}'[read the answer from a file]:file:_files' \
+            '--no-live[print one line per state change even on a terminal]' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:task:__git_po_tasks' \
+            '2:answer text' && ret=0
+          ;;
+        (retry)
+          _arguments \
+            '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
+            '--note=[a note for the next attempt]:note' \
+            '--no-live[print one line per state change even on a terminal]' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:task:__git_po_tasks' && ret=0
+          ;;
+        (stop)
+          _arguments \
+            '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:task:__git_po_tasks' && ret=0
+          ;;
         (status)
           _arguments \
             '--json[print a stable JSON object]' \
+            '(-w --watch)'{-w,--watch}'[keep the table up to date until the run ends]' \
+            '--interval=[seconds between refreshes with --watch]:seconds' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:plan:__git_po_plans' && ret=0
+          ;;
+        (integrate)
+          _arguments \
+            '*--only=[integrate only this task (repeatable)]:task:__git_po_tasks' \
+            '(-n --dry-run)'{-n,--dry-run}'[report what would merge and conflict; move no branch]' \
+            '--branch=[the integration branch]:branch:__git_po_branches' \
+            '--into=[then advance this branch to the integration result]:branch:__git_po_branches' \
+            '--resolve=[prepare a worktree holding the conflicted merge of a task]:task:__git_po_tasks' \
+            '--agent[with --resolve: have a claude worker resolve the conflict]' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:plan:__git_po_plans' && ret=0
+          ;;
+        (clean)
+          _arguments \
+            '--branches[delete the task branches too, once their work is safe]' \
+            '--force[remove also unsaved work, after keeping it under refs/po/<plan>/wip/]' \
+            '--all[also delete the plan'"'"'s refs and files once everything is integrated]' \
+            '(-n --dry-run)'{-n,--dry-run}'[show what would be removed; remove nothing]' \
+            '--branch=[the integration branch]:branch:__git_po_branches' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:plan:__git_po_plans' && ret=0
           ;;
@@ -66,6 +173,56 @@ _git-po () {
             '--no-live[print one line per state change even on a terminal]' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:directory:_directories' && ret=0
+          ;;
+        (logs)
+          _arguments \
+            '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
+            '--attempt=[show attempt N (default: the last)]:attempt number' \
+            '(-f --follow)'{-f,--follow}'[print the transcript as the worker writes it]' \
+            '--raw[print the transcript file as it is]' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:task:__git_po_tasks' && ret=0
+          ;;
+        (show)
+          _arguments \
+            '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
+            '--json[print a stable JSON object]' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:task:__git_po_tasks' && ret=0
+          ;;
+        (report)
+          _arguments \
+            '--format=[output format]:format:(md json)' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:plan:__git_po_plans' && ret=0
+          ;;
+        (config)
+          _arguments \
+            '--json[print a stable JSON object]' \
+            '(- :)'{-h,--help}'[show help and exit]' && ret=0
+          ;;
+        (init)
+          _arguments \
+            '--share=[make git fetch from REMOTE bring refs/po/* and refs/notes/po]:remote:__git_po_remotes' \
+            '--no-example[do not write plan.example.toml]' \
+            '--uninstall[undo init]' \
+            '(- :)'{-h,--help}'[show help and exit]' && ret=0
+          ;;
+        (schema)
+          _arguments \
+            '(- :)'{-h,--help}'[show help and exit]' && ret=0
+          ;;
+        (attach)
+          _arguments \
+            '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
+            '--claude=[the claude executable]:claude executable:_files' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:task:__git_po_tasks' && ret=0
+          ;;
+        (completion)
+          _arguments \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:shell:(bash zsh fish)' && ret=0
           ;;
         (*)
           _message "unknown git po command: $words[1]"

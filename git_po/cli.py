@@ -18,11 +18,30 @@ from typing import Any, TypeVar
 
 import click
 
-from git_po import __version__, demo, render, scheduler, status
-from git_po.errors import ExitCode, NotFound, PlanError, PoError
+from git_po import (
+    __version__,
+    attach,
+    clean,
+    completion,
+    config,
+    demo,
+    initcmd,
+    integrate,
+    lookup,
+    render,
+    report,
+    scheduler,
+    schema,
+    show,
+    status,
+    transcript,
+    watch,
+)
+from git_po.errors import ExitCode, NotFound, PlanError, PoError, StateConflict, UsageError
+from git_po.local import Inbox, RunLock
 from git_po.repo import Repo
 from git_po.scheduler import StartOptions, TaskView
-from git_po.state import list_plans
+from git_po.state import State, StateStore, list_plans
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -127,6 +146,11 @@ def _boundary(fn: F) -> F:
         except KeyboardInterrupt:
             _err("git po: interrupted")
             sys.exit(ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            # the reader went away (git po logs | head): end as git does, by SIGPIPE
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGPIPE)
+            raise
         except click.exceptions.Exit:
             raise
         except click.ClickException:
@@ -217,12 +241,20 @@ def start(
     sys.exit(code)
 
 
-def _run(repo: Repo, prep: scheduler.Prepared, options: StartOptions, *, live: bool) -> int:
+def _run(
+    repo: Repo,
+    prep: scheduler.Prepared,
+    options: StartOptions,
+    *,
+    live: bool,
+    resume: bool = False,
+) -> int:
     stop = threading.Event()
-    presses = [0]
+    hurry = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        presses[0] += 1
+        if stop.is_set():
+            hurry.set()  # a second Ctrl-C: kill the workers now (their work is still saved)
         stop.set()
 
     previous = {
@@ -230,7 +262,8 @@ def _run(repo: Repo, prep: scheduler.Prepared, options: StartOptions, *, live: b
     }
     observer: LiveObserver | LineObserver = LiveObserver(prep.plan.name) if live else LineObserver()
     try:
-        outcome = scheduler.run_plan(repo, prep, options, observer, stop)
+        runner = scheduler.resume_plan if resume else scheduler.run_plan
+        outcome = runner(repo, prep, options, observer, stop, hurry)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
@@ -243,7 +276,170 @@ def _run(repo: Repo, prep: scheduler.Prepared, options: StartOptions, *, live: b
         _err("git po: interrupted; workers stopped and their work saved")
         return ExitCode.INTERRUPTED
     click.echo(f"wall time {render.duration(outcome.wall_seconds)}")
+    if outcome.run_state == "waiting":
+        _err(
+            f"git po: tasks wait for an answer or another task; "
+            f"see git po status {prep.plan.name}, then git po answer / retry / resume"
+        )
     return ExitCode.OK if outcome.all_complete else ExitCode.FAILED
+
+
+def _one_plan(repo: Repo, plan: str | None) -> str:
+    plans = list_plans(repo)
+    if plan is not None:
+        if plan not in plans:
+            raise NotFound(f"no plan named {plan!r} in this repository", hint=_plans_hint(plans))
+        return plan
+    if len(plans) == 1:
+        return plans[0]
+    if not plans:
+        raise NotFound("no plan has been started in this repository", hint="git po start plan.toml")
+    raise UsageError(f"several plans here ({', '.join(plans)}): name one")
+
+
+def _plans_hint(plans: list[str]) -> str:
+    return f"plans here: {', '.join(plans)}" if plans else "no plan has been started here"
+
+
+def _task_arg(repo: Repo, spec: str, plan: str | None) -> tuple[str, str]:
+    """TASK or PLAN/TASK -> (plan, task), checked against the recorded plan."""
+    if "/" in spec:
+        plan, _, task = spec.partition("/")
+    else:
+        task = spec
+    name = _one_plan(repo, plan)
+    ids = status.stored_plan(repo, name).ids
+    if task not in ids:
+        raise NotFound(f"plan {name!r} has no task {task!r}", hint=f"tasks: {', '.join(ids)}")
+    return name, task
+
+
+@cli.command("resume", context_settings=CONTEXT)
+@click.argument("plan", required=False)
+@click.option(
+    "--max-workers",
+    "-j",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Most workers at once (default: as the run was started).",
+)
+@click.option(
+    "--claude",
+    "claude_path",
+    metavar="PATH",
+    help="The claude executable (overrides po.claudePath).",
+)
+@click.option("--no-live", is_flag=True, help="Print one line per state change even on a terminal.")
+@_boundary
+def resume_cmd(
+    plan: str | None, max_workers: int | None, claude_path: str | None, no_live: bool
+) -> None:
+    """Continue a run that stopped: after a crash, a closed terminal, Ctrl-C, or with tasks
+    that wait. Complete tasks stay complete; workers still running are adopted, never started
+    twice; unfinished tasks continue from their branch, resuming the agent's session."""
+    repo = _open_repo()
+    name = _one_plan(repo, plan)
+    options = StartOptions(max_workers=max_workers, claude_path=claude_path)
+    prep = scheduler.prepare_resume(repo, name, options)
+    for warning in prep.warnings:
+        _err(f"warning: {warning}")
+    sys.exit(_run(repo, prep, options, live=not no_live and sys.stdout.isatty(), resume=True))
+
+
+def _message(command: str, spec: str, text: str, plan: str | None, no_live: bool) -> None:
+    repo = _open_repo()
+    name, task = _task_arg(repo, spec, plan)
+    st = StateStore(repo, name).read(task)
+    state = st.state if st else State.PENDING
+    allowed = {
+        "answer": (State.BLOCKED, State.NEEDS),
+        "retry": (
+            State.FAILED,
+            State.BLOCKED,
+            State.NEEDS,
+            State.INTERRUPTED,
+            State.SKIPPED,
+            State.COMPLETE,
+        ),
+        "stop": (State.RUNNING, State.PENDING),
+    }[command]
+    if state not in allowed:
+        raise StateConflict(
+            f"{name}/{task} is {state.value}; {command} applies to "
+            + " or ".join(s.value for s in allowed)
+            + " tasks"
+        )
+    holder = RunLock(repo, name).alive_holder()
+    Inbox(repo, name).post(command, task, text)
+    if holder:
+        click.echo(f"sent to the orchestrator of {name} ({holder})")
+        return
+    if command == "stop":
+        # nothing runs: record it by resuming with the stop as the first thing to do
+        click.echo(f"no orchestrator runs {name}; recording the stop")
+    options = StartOptions()
+    prep = scheduler.prepare_resume(repo, name, options)
+    sys.exit(_run(repo, prep, options, live=not no_live and sys.stdout.isatty(), resume=True))
+
+
+@cli.command("answer", context_settings=CONTEXT)
+@click.argument("task")
+@click.argument("text", required=False)
+@click.option(
+    "--file",
+    "-F",
+    "text_file",
+    type=click.File("r"),
+    help="Read the answer from a file ('-' for standard input).",
+)
+@click.option("--plan", "-p", metavar="PLAN", help="The plan, when the repository has several.")
+@click.option("--no-live", is_flag=True, help="Print one line per state change even on a terminal.")
+@_boundary
+def answer_cmd(
+    task: str, text: str | None, text_file: Any, plan: str | None, no_live: bool
+) -> None:
+    """Answer a [BLOCKED] (or [NEEDS]) task: its worker's session resumes with TEXT, in the
+    running orchestrator, or in one started now if none runs. TASK may be PLAN/TASK."""
+    if text_file is not None:
+        text = text_file.read()
+    if not text or not text.strip():
+        raise UsageError("give the answer as TEXT or with --file")
+    _message("answer", task, text, plan, no_live)
+
+
+@cli.command("retry", context_settings=CONTEXT)
+@click.argument("task")
+@click.option("--plan", "-p", metavar="PLAN", help="The plan, when the repository has several.")
+@click.option("--note", metavar="TEXT", default="", help="A note for the worker's next attempt.")
+@click.option("--no-live", is_flag=True, help="Print one line per state change even on a terminal.")
+@_boundary
+def retry_cmd(task: str, plan: str | None, note: str, no_live: bool) -> None:
+    """Run a task again (failed, blocked, interrupted, skipped...), with its retries counted
+    afresh; tasks skipped because of it run too. TASK may be PLAN/TASK."""
+    _message("retry", task, note, plan, no_live)
+
+
+@cli.command("stop", context_settings=CONTEXT)
+@click.argument("task")
+@click.option("--plan", "-p", metavar="PLAN", help="The plan, when the repository has several.")
+@_boundary
+def stop_cmd(task: str, plan: str | None) -> None:
+    """Stop one task: its worker gets SIGTERM (then SIGKILL), its work is saved, and it is
+    recorded as interrupted. TASK may be PLAN/TASK."""
+    repo = _open_repo()
+    name, tid = _task_arg(repo, task, plan)
+    holder = RunLock(repo, name).alive_holder()
+    st = StateStore(repo, name).read(tid)
+    if st is None or st.state not in (State.RUNNING, State.PENDING):
+        state = st.state.value if st else "pending"
+        raise StateConflict(f"{name}/{tid} is {state}; only a running or pending task stops")
+    if not holder:
+        raise StateConflict(
+            f"no orchestrator runs plan {name!r}",
+            hint=f"nothing is running; git po resume {name} continues it",
+        )
+    Inbox(repo, name).post("stop", tid)
+    click.echo(f"sent to the orchestrator of {name} ({holder})")
 
 
 @cli.command("status", context_settings=CONTEXT)
@@ -251,11 +447,28 @@ def _run(repo: Repo, prep: scheduler.Prepared, options: StartOptions, *, live: b
 @click.option(
     "--json", "as_json", is_flag=True, help="Print a stable JSON object (see the README)."
 )
+@click.option(
+    "--watch",
+    "-w",
+    is_flag=True,
+    help="Keep the table up to date until the run ends (Ctrl-C stops watching).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between refreshes with --watch.",
+)
 @_boundary
-def status_cmd(plan: str | None, as_json: bool) -> None:
+def status_cmd(plan: str | None, as_json: bool, watch: bool, interval: float) -> None:
     """Show each task of PLAN: state, checkpoints, last protocol subject, reason, attempts,
     cost, age. Reads only refs and branches. With no PLAN and several plans, lists them."""
     repo = _open_repo()
+    if watch:
+        _watch(repo, lookup.resolve_plan(repo, plan), interval, as_json)
+        return
     if plan is None:
         plans = list_plans(repo)
         if not plans:
@@ -283,7 +496,10 @@ def status_cmd(plan: str | None, as_json: bool) -> None:
         click.echo(json.dumps(st.to_json(), indent=2))
     else:
         click.echo(
-            render.status_table(st, use_color=_use_color(sys.stdout), width=_width(sys.stdout))
+            render.status_table(
+                st, use_color=_use_color_for(repo, sys.stdout), width=_width(sys.stdout)
+            ),
+            color=True,  # colour was decided above (color.ui always works in a pipe too)
         )
 
 
@@ -315,6 +531,410 @@ def demo_cmd(directory: Path | None, max_workers: int, no_live: bool) -> None:
     code = _run(repo, prep, options, live=not no_live and sys.stdout.isatty())
     click.echo(f"\nlook around: cd {where} && git log --oneline --graph --all && git po status")
     sys.exit(code)
+
+
+# --- reading a run, setting up, attaching (issue 5) -----------------------------------------
+
+
+def _use_color_for(repo: Repo, stream: Any) -> bool:
+    """Colour as git decides it: NO_COLOR, then color.ui (never/false: no; always: yes even in
+    a pipe; auto, true or unset: on a terminal)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    setting = (repo.config("color.ui") or "auto").strip().lower()
+    if setting in ("never", "false", "no", "off", "0"):
+        return False
+    if setting == "always":
+        return True
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+_PLAN_OPTION = click.option(
+    "--plan", "-p", metavar="PLAN", help="The plan of TASK, when several plans have that task."
+)
+
+
+@cli.command("logs", context_settings=CONTEXT)
+@click.argument("task")
+@_PLAN_OPTION
+@click.option(
+    "--attempt", type=click.IntRange(min=1), metavar="N", help="Show attempt N (default: the last)."
+)
+@click.option(
+    "--follow",
+    "-f",
+    is_flag=True,
+    help="Print the transcript as the worker writes it, until the attempt ends.",
+)
+@click.option("--raw", is_flag=True, help="Print the transcript file as it is (stream-json).")
+@_boundary
+def logs_cmd(task: str, plan: str | None, attempt: int | None, follow: bool, raw: bool) -> None:
+    """Show a task's transcript, rendered readably.
+
+    Assistant text, tool calls with their arguments, tool results shortened, errors, and the
+    final result with its cost; shell output as it is. TASK may be PLAN/TASK."""
+    repo = _open_repo()
+    ref = lookup.resolve_task(repo, task, plan)
+    log = (
+        transcript.wait_for_attempt(repo, ref, attempt)
+        if follow
+        else transcript.find_attempt(repo, ref, attempt)
+    )
+    out = sys.stdout.buffer
+    if raw and not follow:
+        out.write(transcript.raw_bytes(log))
+        out.flush()
+        return
+    renderer = transcript.renderer_for(log.attempt, color=_use_color_for(repo, sys.stdout))
+    if not raw:
+        click.echo(log.header())
+    if follow:
+        try:
+            for line in transcript.follow(repo, log):
+                if raw:
+                    out.write(line)
+                    out.flush()
+                else:
+                    for text in renderer.line(line.decode("utf-8", "replace")):
+                        click.echo(text, color=True)
+                    sys.stdout.flush()
+        except KeyboardInterrupt:
+            return  # the user stopped following; the worker goes on
+    else:
+        for text in transcript.render(transcript.read_lines(log), renderer):
+            click.echo(text, color=True)
+    if not raw:
+        errors = transcript.stderr_lines(log)
+        if errors:
+            click.echo("stderr:")
+            for err_line in errors:
+                click.echo(f"  {err_line}")
+
+
+@cli.command("show", context_settings=CONTEXT)
+@click.argument("task")
+@_PLAN_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print a stable JSON object.")
+@_boundary
+def show_cmd(task: str, plan: str | None, as_json: bool) -> None:
+    """Show everything about a task.
+
+    State and reason, branch, base, worktree, files it owns, session, attempts (outcome,
+    duration, cost, exit), commits since its base, predicted conflicts and its state history.
+    TASK may be PLAN/TASK."""
+    repo = _open_repo()
+    detail = show.task_detail(repo, lookup.resolve_task(repo, task, plan))
+    if as_json:
+        click.echo(json.dumps(detail.to_json(), indent=2))
+    else:
+        click.echo(show.render_text(detail))
+
+
+@cli.command("report", context_settings=CONTEXT)
+@click.argument("plan", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "json"]),
+    default="md",
+    show_default=True,
+    help="Markdown or JSON.",
+)
+@_boundary
+def report_cmd(plan: str | None, fmt: str) -> None:
+    """Sum up a run of PLAN.
+
+    Per task its state, attempts, duration and cost; the totals; the wall time and the
+    speed-up over running the tasks one after another."""
+    repo = _open_repo()
+    rep = report.build(repo, lookup.resolve_plan(repo, plan))
+    if fmt == "json":
+        click.echo(json.dumps(rep.to_json(), indent=2))
+    else:
+        click.echo(report.markdown(rep))
+
+
+@cli.command("config", context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print a stable JSON object.")
+@_boundary
+def config_cmd(as_json: bool) -> None:
+    """List the po.* settings, their values and where they come from.
+
+    Where: git config (system, global, local or worktree) or the built-in default.
+    Command-line options and the plan win over these."""
+    repo = _open_repo()
+    found = config.settings(repo)
+    if as_json:
+        click.echo(json.dumps({"version": 1, "settings": [s.to_json() for s in found]}, indent=2))
+        return
+    rows = [(s.key, s.value, s.origin) for s in found]
+    w0 = max(len("KEY"), *(len(r[0]) for r in rows))
+    w1 = max(len("VALUE"), *(len(r[1]) for r in rows))
+    click.echo(f"{'KEY':<{w0}}  {'VALUE':<{w1}}  FROM")
+    for key, value, origin in rows:
+        click.echo(f"{key:<{w0}}  {value:<{w1}}  {origin}")
+
+
+@cli.command("init", context_settings=CONTEXT)
+@click.option(
+    "--share",
+    metavar="REMOTE",
+    help="Also make git fetch from REMOTE bring refs/po/* and refs/notes/po.",
+)
+@click.option("--no-example", is_flag=True, help="Do not write plan.example.toml.")
+@click.option(
+    "--uninstall",
+    is_flag=True,
+    help="Undo init: remove the hook shim (putting back the hook it replaced) and the log "
+    "setting (and, with --share, the fetch refspecs).",
+)
+@_boundary
+def init_cmd(share: str | None, no_example: bool, uninstall: bool) -> None:
+    """Prepare the repository for git po (idempotent).
+
+    Installs a commit-msg shim that checks the commit protocol in task worktrees and runs the
+    hook it replaced, sets log.excludeDecoration=refs/po/*, adds fetch refspecs for REMOTE
+    with --share, and writes a commented example plan."""
+    repo = _open_repo()
+    done = initcmd.init(repo, share=share, example=not no_example, uninstall=uninstall)
+    for line in done.lines:
+        click.echo(line)
+    for warning in done.warnings:
+        _err(f"warning: {warning}")
+
+
+@cli.command("schema", context_settings=CONTEXT)
+@_boundary
+def schema_cmd() -> None:
+    """Print a JSON Schema of the plan format.
+
+    Draft 2020-12, for editors that complete and check TOML files against a schema."""
+    click.echo(json.dumps(schema.plan_schema(), indent=2))
+
+
+@cli.command("attach", context_settings=CONTEXT)
+@click.argument("task")
+@_PLAN_OPTION
+@click.option(
+    "--claude",
+    "claude_path",
+    metavar="PATH",
+    help="The claude executable (overrides po.claudePath).",
+)
+@_boundary
+def attach_cmd(task: str, plan: str | None, claude_path: str | None) -> None:
+    """Talk to a task's worker in an interactive Claude Code session.
+
+    Runs `claude --resume SESSION` in the task's worktree. The orchestrator does not run the
+    task meanwhile and picks it up again from its branch afterwards. Refused (exit 5) while a
+    worker of the task runs. TASK may be PLAN/TASK."""
+    repo = _open_repo()
+    session = attach.prepare(repo, lookup.resolve_task(repo, task, plan), claude_path)
+    _err(f"git po: attaching to {session.ref} (session {session.session_id}) in {session.worktree}")
+    code = attach.run(session)
+    _err(f"git po: detached from {session.ref}")
+    sys.exit(code)
+
+
+@cli.command("completion", context_settings=CONTEXT)
+@click.argument("shell", type=click.Choice(sorted(completion.FILES)))
+@_boundary
+def completion_cmd(shell: str) -> None:
+    """Print the completion script for SHELL.
+
+    bash, zsh or fish; the README says where to put it."""
+    click.echo(completion.script(shell), nl=False)
+
+
+def _watch(repo: Repo, plan: str, interval: float, as_json: bool) -> None:
+    """status --watch: redraw in place on a terminal; elsewhere print each change."""
+    terminal = sys.stdout.isatty()
+    screen = watch.Screen()
+    last_key: str | None = None
+    try:
+        if terminal:
+            sys.stdout.write(watch.HIDE_CURSOR)
+        while True:
+            st = status.plan_status(repo, plan)
+            over = watch.run_over(st)
+            if terminal and not as_json:
+                size = os.get_terminal_size(sys.stdout.fileno())
+                table = render.status_table(
+                    st, use_color=_use_color_for(repo, sys.stdout), width=size.columns
+                )
+                sys.stdout.write(
+                    screen.frame(table.splitlines(), width=size.columns, height=size.lines)
+                )
+                sys.stdout.flush()
+            else:
+                key = watch.change_key(st)
+                if key != last_key:
+                    if as_json:
+                        click.echo(json.dumps(st.to_json()))
+                    else:
+                        if last_key is not None:
+                            click.echo()
+                        click.echo(
+                            render.status_table(st, use_color=_use_color_for(repo, sys.stdout)),
+                            color=True,
+                        )
+                    last_key = key
+                    sys.stdout.flush()
+            if over:
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return  # Ctrl-C ends watching, not the run: exit 0
+    finally:
+        if terminal:
+            sys.stdout.write(watch.SHOW_CURSOR)
+            sys.stdout.flush()
+
+
+@cli.command("integrate", context_settings=CONTEXT)
+@click.argument("plan", required=False)
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="TASK",
+    help="Integrate only these tasks (repeat it, or separate tasks with commas).",
+)
+@click.option(
+    "--dry-run",
+    "-n",
+    is_flag=True,
+    help="Report what would merge and what would conflict; move no branch.",
+)
+@click.option(
+    "--branch",
+    metavar="BRANCH",
+    help="The integration branch (overrides the plan's integration_branch and "
+    "po.integrationBranch).",
+)
+@click.option(
+    "--into",
+    metavar="BRANCH",
+    help="Then advance BRANCH to the integration result: fast-forward, else a merge commit.",
+)
+@click.option(
+    "--resolve",
+    "resolve_task",
+    metavar="TASK",
+    help="Prepare a worktree holding the conflicted merge of TASK, to resolve and commit there.",
+)
+@click.option(
+    "--agent",
+    is_flag=True,
+    help="With --resolve: have a claude worker resolve the conflict and commit it.",
+)
+@_boundary
+def integrate_cmd(
+    plan: str | None,
+    only: tuple[str, ...],
+    dry_run: bool,
+    branch: str | None,
+    into: str | None,
+    resolve_task: str | None,
+    agent: bool,
+) -> None:
+    """Merge the branches of PLAN's complete tasks, in dependency order, into its integration
+    branch (po/<plan>/integration by default) with in-memory three-way merges; no checkout is
+    touched. Tasks already integrated are skipped. With verify in the plan, each merge is
+    verified in a temporary worktree before the branch moves.
+
+    Exit 0 when every complete task is integrated; 1 on a conflict or a failing verify (the
+    branch stays at its last good commit; the task, files and tasks they clash with are
+    named); 5 when a checkout that would have to move is dirty.
+    """
+    repo = _open_repo()
+    name = _one_plan(repo, plan)
+    if agent and not resolve_task:
+        raise UsageError("--agent goes with --resolve TASK")
+    if resolve_task:
+        if only or into or dry_run:
+            raise UsageError("--resolve cannot be combined with --only, --into or --dry-run")
+        res = integrate.resolve(repo, name, resolve_task, branch=branch, agent=agent)
+        click.echo(integrate.resolution_text(res, name))
+        if agent and res.state not in ("resolved", "committed", "integrated", "merges cleanly"):
+            sys.exit(ExitCode.FAILED)
+        return
+    tasks = tuple(t.strip() for spec in only for t in spec.split(",") if t.strip())
+    if into:
+        integrate.check_into(repo, name, into)
+    rep = integrate.integrate(
+        repo, name, integrate.Options(only=tasks, dry_run=dry_run, branch=branch)
+    )
+    click.echo(integrate.report_text(rep))
+    if not rep.ok:
+        hint = integrate.report_hint(rep)
+        if hint:
+            _err(f"hint: {hint}")
+        if into:
+            _err(f"git po: {into} was not changed: the integration did not finish")
+        sys.exit(ExitCode.FAILED)
+    if into:
+        if rep.result is None:
+            raise StateConflict(
+                f"{rep.branch} does not exist and nothing was integrated: {into} was not changed"
+            )
+        landing = integrate.land(repo, name, rep.result, into, dry_run=dry_run)
+        click.echo(integrate.landing_text(landing))
+
+
+@cli.command("clean", context_settings=CONTEXT)
+@click.argument("plan", required=False)
+@click.option(
+    "--branches",
+    is_flag=True,
+    help="Delete the task branches too, once their work is safe.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Remove also what holds work found nowhere else, after keeping that work under "
+    "refs/po/<plan>/wip/<task>.",
+)
+@click.option(
+    "--all",
+    "all_",
+    is_flag=True,
+    help="Also delete the plan's refs and files, once everything is integrated.",
+)
+@click.option("--dry-run", "-n", is_flag=True, help="Show what would be removed; remove nothing.")
+@click.option(
+    "--branch",
+    metavar="BRANCH",
+    help="The integration branch, when it is not the plan's (see integrate --branch).",
+)
+@_boundary
+def clean_cmd(
+    plan: str | None,
+    branches: bool,
+    force: bool,
+    all_: bool,
+    dry_run: bool,
+    branch: str | None,
+) -> None:
+    """Remove the worktrees of PLAN's tasks whose work is contained in the integration branch
+    or in a snapshot ref under refs/po/. Anything else (commits found nowhere else,
+    uncommitted or untracked files) is kept and listed, unless --force. Only directories git
+    po created are removed; a plan whose orchestrator is running is refused.
+
+    Exit 0 when everything asked for was removed; 5 when something was kept.
+    """
+    repo = _open_repo()
+    name = _one_plan(repo, plan)
+    rep = clean.clean(
+        repo,
+        name,
+        clean.Options(branches=branches, force=force, all=all_, dry_run=dry_run, branch=branch),
+    )
+    click.echo(clean.report_text(rep))
+    if not rep.ok:
+        hint = clean.report_hint(rep)
+        if hint:
+            _err(f"hint: {hint}")
+        sys.exit(ExitCode.CONFLICT)
 
 
 def main() -> None:

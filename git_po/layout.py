@@ -68,3 +68,52 @@ def hooks_dir(common_dir: Path) -> Path:
 
 MARKER_FILE = "po-task"  # in a worker worktree's own git dir: "<plan>/<task>"
 ORIG_HOOKS_FILE = "po-orig-hooks-dir"  # beside the installed hook: the user's hooks dir
+
+
+# --- integration (git po integrate / clean) --------------------------------------------------
+#
+# Task ids never contain "+" (and "integration" is a reserved id), so the helper branches and
+# worktrees below can never be mistaken for a task's, and each is a single path component
+# beside the task branches: no ref is ever both a file and a directory (po/<plan>/integration
+# is a branch, so nothing may live under po/<plan>/integration/).
+
+VERIFY_NOTES_REF = "refs/notes/po-verify"  # verify results, TOML; apart from refs/notes/po
+
+
+def integration_branch(plan: str) -> str:
+    """Short name of a plan's default integration branch."""
+    return f"po/{plan}/integration"
+
+
+def resolve_branch(plan: str, task: str) -> str:
+    """Short name of the branch on which a conflicted merge of a task is resolved."""
+    return f"po/{plan}/resolve+{task}"
+
+
+def resolve_worktree_name(plan: str, task: str) -> str:
+    return f"po+{plan}+resolve+{task}"
+
+
+def resolve_worktree_path(root: Path, plan: str, task: str) -> Path:
+    return root / plan / f"resolve+{task}"
+
+
+def verify_branch(plan: str, label: str) -> str:
+    """Short name of the temporary branch of a temporary verify worktree."""
+    return f"po/{plan}/verify+{label}"
+
+
+def verify_worktree_name(plan: str, label: str) -> str:
+    return f"po+{plan}+verify+{label}"
+
+
+def verify_worktree_path(root: Path, plan: str, label: str) -> Path:
+    return root / plan / f"verify+{label}"
+
+
+def radar_cache(common_dir: Path, plan: str) -> Path:
+    return plan_dir(common_dir, plan) / "radar-cache.json"
+
+
+def integrate_lock(common_dir: Path, plan: str) -> Path:
+    return plan_dir(common_dir, plan) / "integrate.lock"

@@ -39,13 +39,27 @@ def process_start(pid: int) -> str | None:
     return fields[19] if len(fields) > 19 else None
 
 
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return bool(fields) and fields[0] in ("Z", "X")
+
+
 def pid_alive(pid: int, start: str | None = None) -> bool:
+    """Whether pid runs (a zombie has ended), and is the process that started at start."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass
+    if _zombie(pid):
+        return False
     if start is None:
         return True
     now = process_start(pid)

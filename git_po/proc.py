@@ -106,3 +106,21 @@ def signal_pgid(pgid: int, sig: int) -> None:
 
 TERM = signal.SIGTERM
 KILL = signal.SIGKILL
+
+
+def run_foreground(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> int:
+    """Run an interactive program on this terminal (stdin, stdout and stderr passed through)
+    and wait for it. Like system(3), Ctrl-C and Ctrl-\\ go to the program, not to us, so the
+    caller gets to clean up after it. Returns its exit status (128+N when killed by signal N)."""
+
+    def ignore(signum: int, frame: object) -> None:
+        pass  # a handler, not SIG_IGN: the program starts with the default action again
+
+    ignored = {s: signal.signal(s, ignore) for s in (signal.SIGINT, signal.SIGQUIT)}
+    try:
+        proc = subprocess.Popen(list(argv), cwd=str(cwd), env=dict(env), close_fds=True)
+        code = proc.wait()
+    finally:
+        for s, handler in ignored.items():
+            signal.signal(s, handler)
+    return 128 - code if code < 0 else code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from git_po.scheduler import Schedule, TaskView
 from git_po.state import State
@@ -70,6 +71,13 @@ def _table(
     return lines
 
 
+def _tries(n: int, classes: list[str]) -> str:
+    """Attempts, with the classes of the failed ones: 3 (529,timeout)."""
+    short = {"overloaded": "529", "rate-limited": "429"}
+    failed = [short.get(c, c) for c in classes if c not in ("complete", "running")]
+    return f"{n} ({','.join(failed)})" if failed else str(n)
+
+
 def status_table(status: PlanStatus, *, use_color: bool = False, width: int | None = None) -> str:
     """width: the terminal's columns, to shorten the last column; None keeps it whole."""
     width = width or 1_000_000
@@ -90,25 +98,50 @@ def status_table(status: PlanStatus, *, use_color: bool = False, width: int | No
                 t.id,
                 t.state,
                 str(t.checkpoints),
-                str(t.attempts),
+                _tries(t.attempts, t.attempt_classes),
                 money(t.cost_usd),
                 duration(t.age_seconds),
                 note,
             ]
         )
         states.append(t.state)
+    headers = ["TASK", "STATE", "CKPT", "TRIES", "COST", "AGE", "LAST / REASON"]
+    # columns shown only when some task has something in them
+    if any(t.verify for t in status.tasks):
+        headers.insert(-1, "VERIFY")
+        for r, t in zip(rows, status.tasks, strict=True):
+            r.insert(-1, verify_cell(t.verify))
+    if any(t.conflicts for t in status.tasks):
+        headers.insert(-1, "CONFLICTS WITH")
+        for r, t in zip(rows, status.tasks, strict=True):
+            r.insert(-1, conflicts_cell(t.conflicts))
     lines = [head, ""]
-    lines += _table(
-        ["TASK", "STATE", "CKPT", "TRIES", "COST", "AGE", "LAST / REASON"],
-        rows,
-        states,
-        use_color=use_color,
-        width=width,
-    )
+    lines += _table(headers, rows, states, use_color=use_color, width=width)
     tot = status.totals()
     parts = [f"{n} {k}" for k, n in sorted(tot["by_state"].items())]
     lines += ["", f"{tot['tasks']} tasks: {', '.join(parts)}; cost {money(tot['cost_usd'])}"]
     return "\n".join(lines)
+
+
+def verify_cell(result: dict[str, Any] | None) -> str:
+    if not result:
+        return "-"
+    if result.get("passed"):
+        return "passed"
+    if result.get("timed_out"):
+        return "timed out"
+    return f"failed ({result.get('exit_code')})"
+
+
+def conflicts_cell(conflicts: list[dict[str, Any]]) -> str:
+    """`b:x.py, c:3 files` — the other task and its one file, or how many."""
+    if not conflicts:
+        return "-"
+    parts = []
+    for c in conflicts:
+        files = c.get("files") or []
+        parts.append(f"{c['task']}:{files[0] if len(files) == 1 else f'{len(files)} files'}")
+    return ", ".join(parts)
 
 
 def plans_table(plans: list[PlanSummary]) -> str:

@@ -15,7 +15,7 @@ from typing import NewType, TypeVar
 import pygit2
 from pygit2.enums import CheckoutStrategy, ConfigLevel, FileMode, FileStatus, SortMode
 
-from git_po.errors import RefRace, RepositoryError
+from git_po.errors import RefRace, RepositoryError, StateConflict
 from git_po.protocol import AUTOSAVE_TRAILER
 
 Oid = NewType("Oid", str)  # a full hex object id
@@ -194,7 +194,13 @@ class Repo:
                 raise RefRace(f"{name} vanished (expected {expected[:12]})") from None
             if str(held.target) != expected:
                 raise RefRace(f"{name} moved to {str(held.target)[:12]} (expected {expected[:12]})")
-            held.set_target(pygit2.Oid(hex=new), message)
+            try:
+                held.set_target(pygit2.Oid(hex=new), message)
+            except pygit2.GitError as exc:
+                # libgit2's own compare-and-swap: the ref moved after we looked
+                if "does not match" in str(exc) or "old reference" in str(exc):
+                    raise RefRace(f"{name} moved (expected {expected[:12]})") from None
+                raise
 
         _retry_locked(swap)
 
@@ -485,12 +491,7 @@ class Repo:
     # --- notes ----------------------------------------------------------------------------
 
     def add_note(self, oid: Oid, text: str) -> None:
-        sig = self.signature()
-
-        def write() -> None:
-            self._r.create_note(text, sig, sig, str(oid), NOTES_REF, True)
-
-        _retry_locked(write)
+        self.set_note(NOTES_REF, oid, text)
 
     def note(self, oid: Oid) -> str | None:
         try:
@@ -555,6 +556,252 @@ class Repo:
     def _local_config(self) -> pygit2.Config:
         return pygit2.Config(str(self.common_dir / "config"))
 
+    # --- integration, conflict radar, verify notes and clean-up -------------------------
+
+    def relax_object_checks(self) -> None:
+        """Let libgit2 skip checking that every object a new tree or commit names exists.
+
+        Merges only combine objects that are already in the repository, and that check
+        dominates their cost (pygit2.md). The setting is process-wide."""
+        pygit2.option(pygit2.enums.Option.ENABLE_STRICT_OBJECT_CREATION, 0)
+
+    def merge_base(self, a: Oid, b: Oid) -> Oid | None:
+        found = self._r.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
+        return Oid(str(found)) if found is not None else None
+
+    def parents(self, oid: Oid) -> list[Oid]:
+        return [Oid(str(p)) for p in self._commit(oid).parent_ids]
+
+    def trailers(self, oid: Oid) -> dict[str, str]:
+        """A commit message's trailers (a repeated key keeps its last value)."""
+        try:
+            found = self._commit(oid).message_trailers
+        except (pygit2.GitError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in found.items()}
+
+    def changed_paths(self, old: Oid | None, new: Oid) -> set[str]:
+        """Paths whose content or mode differ between two commits (both names of a rename);
+        every path of new when old is None."""
+        if old is None:
+            return self.tree_paths(new)
+        diff = self._commit(old).tree.diff_to_tree(self._commit(new).tree)
+        out: set[str] = set()
+        for delta in diff.deltas:
+            out.add(delta.old_file.path)
+            out.add(delta.new_file.path)
+        return out
+
+    def merge_pair(self, ours: Oid, theirs: Oid, message: str | None) -> PairMerge:
+        """Three-way merge of theirs into ours, in memory; no ref, index or worktree moves.
+
+        With a message, a clean result is written as a commit whose parents are ours and
+        theirs (also when one contains the other: the merge always gets its own commit).
+        Without one, only whether it conflicts is found out."""
+        try:
+            idx = self._r.merge_commits(ours, theirs)
+        except (pygit2.GitError, KeyError, ValueError) as exc:
+            raise RepositoryError(f"cannot merge {theirs[:12]} into {ours[:12]}: {exc}") from None
+        if idx.conflicts is not None:
+            found = {}
+            for anc, mine, other in idx.conflicts:
+                entry = mine or other or anc
+                assert entry is not None
+                found[entry.path] = ConflictFile(entry.path, _conflict_kind(anc, mine, other))
+            return PairMerge(None, tuple(found[p] for p in sorted(found)))
+        if message is None:
+            return PairMerge(None, ())
+        tree = idx.write_tree(self._r)
+        sig = self.signature()
+        oid = self._r.create_commit(None, sig, sig, message, tree, [ours, theirs])
+        return PairMerge(Oid(str(oid)), ())
+
+    def worktree_changes(self, worktree: Path) -> dict[str, str]:
+        """What a worktree holds that its HEAD does not: path -> modified, deleted, added,
+        untracked or conflicted. Ignored files are not work and are left out."""
+        wt = pygit2.Repository(str(worktree))
+        out: dict[str, str] = {}
+        for path, st in wt.status(untracked_files="all", ignored=False).items():
+            if st == FileStatus.CURRENT or st & FileStatus.IGNORED:
+                continue
+            out[path] = _change_word(st)
+        return out
+
+    def worktree_dir(self, name: str) -> Path | None:
+        """The working directory of a linked worktree, from its administrative files."""
+        try:
+            text = (self.worktree_gitdir(name) / "gitdir").read_text().strip()
+        except OSError:
+            return None
+        return Path(text).parent
+
+    def merge_head(self, worktree: Path) -> Oid | None:
+        """The commit being merged in a worktree (its MERGE_HEAD), if a merge is under way."""
+        wt = pygit2.Repository(str(worktree))
+        try:
+            text = (Path(wt.path) / "MERGE_HEAD").read_text().split()
+        except OSError:
+            return None
+        return Oid(text[0]) if text else None
+
+    def start_merge(
+        self, worktree: Path, theirs: Oid, message: str, theirs_ref: str | None = None
+    ) -> tuple[str, ...]:
+        """Merge theirs into a worktree's HEAD as `git merge` would: clean parts staged,
+        conflicts left in the index and as conflict markers in the files, MERGE_HEAD and
+        MERGE_MSG (this message) written, so `git commit` concludes it. Returns the
+        conflicting paths."""
+        wt = pygit2.Repository(str(worktree))
+        if theirs_ref is not None and self.read_ref(theirs_ref) == theirs:
+            wt.merge(wt.lookup_reference(theirs_ref))  # conflict markers then name the branch
+        else:
+            wt.merge(pygit2.Oid(hex=theirs))
+        idx = wt.index
+        idx.read(force=True)
+        paths: set[str] = set()
+        if idx.conflicts is not None:
+            for triple in idx.conflicts:
+                paths |= {e.path for e in triple if e is not None}
+        (Path(wt.path) / "MERGE_MSG").write_text(message)
+        return tuple(sorted(paths))
+
+    def move_checked_out_branch(
+        self, worktree: Path, ref: str, expected: Oid, new: Oid, message: str
+    ) -> None:
+        """Move a branch checked out in worktree from expected to new, and bring that
+        worktree's files and index along, holding the branch's ref lock throughout: a
+        compare-and-swap during which nobody can commit there. The caller makes sure the
+        worktree is clean; if libgit2 still finds a file in the way, nothing changes."""
+        wt = pygit2.Repository(str(worktree))
+        target = wt[pygit2.Oid(hex=new)].peel(pygit2.Tree)  # checkout needs wt's own object
+
+        def move() -> None:
+            with wt.transaction() as tx:
+                tx.lock_ref(ref)
+                held = str(wt.lookup_reference(ref).target)
+                if held != expected:
+                    raise RefRace(f"{ref} moved to {held[:12]} (expected {expected[:12]})")
+                try:
+                    wt.checkout_tree(target, strategy=CheckoutStrategy.SAFE)  # type: ignore[no-untyped-call]
+                except pygit2.GitError as exc:
+                    raise StateConflict(f"cannot update the files of {worktree}: {exc}") from None
+                tx.set_target(ref, pygit2.Oid(hex=new), message=message)
+
+        _retry_locked(move)
+
+    def set_note(self, notes_ref: str, oid: Oid, text: str) -> None:
+        """Write (or replace) the note on oid in notes_ref.
+
+        libgit2's own note writing moves the notes ref without a compare-and-swap, so two
+        processes noting at once lose notes; this builds the notes commit itself and moves the
+        ref by compare-and-swap, writing again on top when another writer got there first."""
+        sig = self.signature()
+        blob = self._r.create_blob(text.encode())
+        flat, fanout = str(oid), f"{str(oid)[:2]}/{str(oid)[2:]}"
+        for _attempt in range(_LOCK_RETRIES):
+            tip = self.read_ref(notes_ref)
+            idx = pygit2.Index()
+            if tip is not None:
+                idx.read_tree(self._commit(tip).tree)
+            path = fanout if fanout in idx else flat
+            for old in (flat, fanout):
+                if old in idx and old != path:
+                    idx.remove(old)
+            idx.add(pygit2.IndexEntry(path, blob, FileMode.BLOB))
+            tree = idx.write_tree(self._r)
+            parents = [tip] if tip is not None else []
+            commit = Oid(
+                str(
+                    self._r.create_commit(
+                        None, sig, sig, "Notes added by 'git po'\n", tree, parents
+                    )
+                )
+            )
+            try:
+                self.update_ref(notes_ref, commit, tip, f"notes: {str(oid)[:12]}")
+                return
+            except RefRace:
+                time.sleep(0.002 * (1 + random.random()))
+        raise RefRace(f"{notes_ref} keeps moving; the note on {str(oid)[:12]} was not written")
+
+    def read_note(self, notes_ref: str, oid: Oid) -> str | None:
+        try:
+            return str(self._r.lookup_note(str(oid), notes_ref).message)
+        except (KeyError, pygit2.GitError, pygit2.InvalidSpecError):
+            return None
+
+    def commits_not_in(self, tip: Oid, hide: list[Oid], limit: int = 50) -> list[HistoryEntry]:
+        """Commits reachable from tip and from none of hide, newest first (at most limit)."""
+        walker = self._r.walk(tip, SortMode.TOPOLOGICAL)
+        for h in hide:
+            walker.hide(h)
+        out: list[HistoryEntry] = []
+        for c in walker:
+            msg = c.message
+            out.append(
+                HistoryEntry(
+                    Oid(str(c.id)), msg, int(c.commit_time), f"\n{AUTOSAVE_TRAILER}:" in msg
+                )
+            )
+            if len(out) >= limit:
+                break
+        return out
+
+    def keep_reachable(self, ref: str, oid: Oid, message: str) -> Oid:
+        """Make oid reachable from ref, compare-and-swap: create ref at oid, or move it to a
+        new commit with oid's tree whose parents are oid and ref's old tip."""
+        previous = self.read_ref(ref)
+        if previous is not None and self.is_ancestor(oid, previous):
+            return previous
+        if previous is None:
+            self.create_ref(ref, oid, message.splitlines()[0])
+            return oid
+        sig = self.signature()
+        tree = self._commit(oid).tree_id
+        new = Oid(str(self._r.create_commit(None, sig, sig, message, tree, [oid, previous])))
+        self.update_ref(ref, new, previous, message.splitlines()[0])
+        return new
+
+
+@dataclass(frozen=True, order=True)
+class ConflictFile:
+    path: str
+    kind: str  # both-modified, both-added, deleted-by-ours, deleted-by-theirs
+
+
+@dataclass(frozen=True)
+class PairMerge:
+    oid: Oid | None  # the merge commit, when one was written
+    conflicts: tuple[ConflictFile, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not self.conflicts
+
+
+def _conflict_kind(
+    anc: pygit2.IndexEntry | None, ours: pygit2.IndexEntry | None, theirs: pygit2.IndexEntry | None
+) -> str:
+    if ours is None:
+        return "deleted-by-ours"
+    if theirs is None:
+        return "deleted-by-theirs"
+    if anc is None:
+        return "both-added"
+    return "both-modified"
+
+
+def _change_word(st: int) -> str:
+    if st & FileStatus.CONFLICTED:
+        return "conflicted"
+    if st & (FileStatus.WT_DELETED | FileStatus.INDEX_DELETED):
+        return "deleted"
+    if st & FileStatus.INDEX_NEW:
+        return "added"
+    if st & FileStatus.WT_NEW:
+        return "untracked"
+    return "modified"
+
 
 _SCOPES = {
     int(ConfigLevel.PROGRAMDATA): "system",
@@ -586,7 +833,7 @@ def _unsupported_message(path: str, exc: Exception) -> str:
         why = f"it uses a repository extension libgit2 does not support ({text})"
     else:
         why = text
-    return f"git po cannot open the repository at {path}: {why}"
+    return f"cannot open the repository at {path}: {why}"
 
 
 def init_repository(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from git_po import __version__, attempts, faults, hookinstall, layout, prompts, secrets
+from git_po import __version__, attempts, faults, hookinstall, layout, prompts, secrets, verify
 from git_po.agents.base import TranscriptSummary
 from git_po.errors import ExitCode, PoError, StateConflict
 from git_po.local import Inbox, Message, RunLock, WorkerRecord, Workers, attached_pid, find_worker
@@ -138,6 +138,7 @@ class Orchestrator:
         self.views: dict[str, TaskView] = {}
         self.workers: dict[str, Worker] = {}
         self.retry_at: dict[str, float] = {}  # monotonic time a pending retry may start
+        self.verifying: dict[str, tuple[threading.Thread, dict[str, object], Oid]] = {}
         self.cooldown_until = 0.0
         self.budget_spent = False
         self._view_tips: dict[str, Oid] = {}
@@ -361,6 +362,7 @@ class Orchestrator:
             if not stopping:
                 self._take_inbox()
             self._poll_workers()
+            self._poll_verifies()
             if not stopping:
                 self._deliver_needs()
                 self._check_budget()
@@ -368,7 +370,7 @@ class Orchestrator:
                 # launch right after a worker ends: a freed slot is filled in the same pass
                 self._launch_ready()
             self.observer.tick(self._view_list())
-            if not self.workers:
+            if not self.workers and not self.verifying:
                 if stopping:
                     return True
                 if self._ready() and not self._cooling():
@@ -434,7 +436,10 @@ class Orchestrator:
         if self._cooling() or self.budget_spent:
             return
         for tid in self.plan.graph.priority(self._ready()):
-            if len(self.workers) >= self.prep.max_workers or self.stop.is_set():
+            if (
+                len(self.workers) + len(self.verifying) >= self.prep.max_workers
+                or self.stop.is_set()
+            ):
                 return
             try:
                 self._launch(self.plan.task(tid))
@@ -523,41 +528,18 @@ class Orchestrator:
         env.pop("GIT_PO_FAULT", None)
         if task.agent == "shell":
             env["PO_PROMPT"] = prompt
-        worker = start_worker(
-            task.id,
-            number,
-            launch,
-            cwd=path,
-            env=env,
-            transcript=transcript,
-            reader=prof.reader(transcript),
-            timeout=task.timeout,
-            idle_timeout=task.idle_timeout,
-            head=head,
-        )
+        # record the attempt before its process exists: a crash from here on leaves the task
+        # `running` in refs, so a resumed orchestrator looks for the process (by its record,
+        # else by its environment) instead of starting the same attempt beside it
         started_at = now_iso()
-        faults.point("after-spawn")
-        self.workers_local.write(
-            WorkerRecord(
-                task=task.id,
-                attempt=number,
-                pid=worker.pid,
-                start=worker.start,
-                transcript=str(transcript),
-                started_at=started_at,
-                head_before=head,
-            )
-        )
         attempt = Attempt(
             number=number,
             agent=task.agent,
             started_at=started_at,
             head_before=head,
             transcript=str(transcript),
-            pid=worker.pid,
             resumed_session=resume,
         )
-        self.workers[task.id] = worker
         self.retry_at.pop(task.id, None)
         self.states[task.id] = replace(
             st,
@@ -571,16 +553,54 @@ class Orchestrator:
             waiting_tip=None,
             attempts=[*st.attempts, attempt],
         )
-        view = self.views[task.id]
-        view.started = worker.started_wall
-        view.ended = None
-        view.attempts = number
         how = f"resuming session {resume[:8]}" if resume else task.agent
         self._record(
             task.id,
             "running",
-            f"attempt {number} ({how}, pid {worker.pid})",
-            detail={"attempt": number, "pid": worker.pid, "transcript": str(transcript)},
+            f"starting attempt {number} ({how})",
+            detail={"attempt": number, "transcript": str(transcript)},
+        )
+        try:
+            worker = start_worker(
+                task.id,
+                number,
+                launch,
+                cwd=path,
+                env=env,
+                transcript=transcript,
+                reader=prof.reader(transcript),
+                timeout=task.timeout,
+                idle_timeout=task.idle_timeout,
+                head=head,
+            )
+        except OSError as exc:
+            attempt.outcome = attempts.PERMANENT
+            attempt.reason = f"could not start: {exc}"
+            self._set(task.id, State.FAILED, "failed", reason=f"could not start: {exc}")
+            return
+        faults.point("after-spawn")
+        self.workers_local.write(
+            WorkerRecord(
+                task=task.id,
+                attempt=number,
+                pid=worker.pid,
+                start=worker.start,
+                transcript=str(transcript),
+                started_at=started_at,
+                head_before=head,
+            )
+        )
+        attempt.pid = worker.pid
+        self.workers[task.id] = worker
+        view = self.views[task.id]
+        view.started = worker.started_wall
+        view.ended = None
+        view.attempts = number
+        self._record(
+            task.id,
+            "started",
+            f"running attempt {number} ({how}, pid {worker.pid})",
+            detail={"attempt": number, "pid": worker.pid},
         )
 
     def _session_to_resume(self, task: Task, st: TaskState, path: Path) -> str | None:
@@ -727,6 +747,7 @@ class Orchestrator:
             prog = self._progress(tid, tip) if tip else None
 
         secrets.mask_file_in_place(attempt.transcript, self.secret_values)
+        secrets.mask_file_in_place(attempt.transcript + ".stderr", self.secret_values)
         s = w.reader.summary
         ended = time.time()
         attempt.ended_at = now_iso()
@@ -763,6 +784,8 @@ class Orchestrator:
                 timeout=w.timeout,
                 idle_timeout=w.idle_timeout,
             )
+        # reasons are committed to state refs, which users push: never a key in them
+        verdict = attempts.Verdict(verdict.cls, secrets.mask(verdict.why, self.secret_values))
         attempt.outcome = verdict.cls
         if verdict.why and not attempt.reason:
             attempt.reason = verdict.why
@@ -791,7 +814,9 @@ class Orchestrator:
         st = self.states[tid]
         attempt = st.attempts[-1]
         cls = verdict.cls
-        if cls == "complete":
+        if cls == "complete" and self.plan.verify:
+            self._start_verify(task, Oid(attempt.head_after or ""), detail)
+        elif cls == "complete":
             self._set(tid, State.COMPLETE, "complete", detail=detail)
         elif cls == "blocked":
             assert prog is not None and prog.latest is not None
@@ -865,6 +890,79 @@ class Orchestrator:
             with contextlib.suppress(Exception):  # notes annotate; a failure loses no work
                 self.repo.add_note(h.oid, text)
 
+    # -- the verify gate --
+
+    def _start_verify(self, task: Task, commit: Oid, detail: Mapping[str, object]) -> None:
+        """[COMPLETE] counts only once the plan's verify command passes on that commit. It runs
+        in a thread (the loop keeps watching the other workers), in the task's worktree when
+        that is clean, else in a temporary worktree of the same commit."""
+        command = self.plan.verify
+        assert command is not None
+        st = self.states[task.id]
+        path = Path(st.worktree) if st.worktree else None
+        clean = (
+            path is not None
+            and path.is_dir()
+            and self.repo.worktree_head(path) == commit
+            and not self.repo.worktree_changes(path)
+        )
+        box: dict[str, object] = {}
+        timeout = task.timeout or 3600.0
+        repo, plan, root = self.repo, self.plan.name, self.prep.worktree_root
+
+        def work() -> None:
+            try:
+                if clean:
+                    assert path is not None
+                    box["result"] = verify.run_verify(repo, path, commit, command, timeout=timeout)
+                else:
+                    box["result"] = verify.run_in_temp_worktree(
+                        repo, plan, task.id, commit, command, root=root, timeout=timeout
+                    )
+            except Exception as exc:
+                box["error"] = exc
+
+        thread = threading.Thread(target=work, name=f"verify-{task.id}", daemon=True)
+        thread.start()
+        self.verifying[task.id] = (thread, box, commit)
+        self._record(
+            task.id, "verifying", f"verifying {commit[:12]}: {command}", detail=dict(detail)
+        )
+
+    def _poll_verifies(self) -> None:
+        for tid, (thread, box, commit) in list(self.verifying.items()):
+            if thread.is_alive():
+                continue
+            del self.verifying[tid]
+            task = self.plan.task(tid)
+            st = self.states[tid]
+            result = box.get("result")
+            if isinstance(result, verify.VerifyResult):
+                stored = verify.record(self.repo, result, self.plan.name, tid)
+                summary = stored.summary()
+                passed = stored.passed
+                tail = stored.output_tail
+            else:
+                summary = f"could not run: {box.get('error')}"
+                passed = False
+                tail = ""
+            detail = {"verify": summary, "commit": commit}
+            if passed:
+                self._set(tid, State.COMPLETE, "complete", detail=detail)
+                continue
+            streak = len(st.attempts) - st.retries_from
+            reason = f"verify {summary}: {self.plan.verify}"
+            if streak <= task.retries and not self.stop.is_set():
+                self.states[tid] = replace(
+                    st,
+                    message=f"Your [COMPLETE] commit {commit[:12]} did not pass the plan's "
+                    f"verify command `{self.plan.verify}` ({summary}). Its output ended "
+                    f"with:\n\n{tail}\n\nFix it, commit, and commit [COMPLETE] again.",
+                )
+                self._set(tid, State.PENDING, "verify-failed", reason=reason, detail=detail)
+            else:
+                self._set(tid, State.FAILED, "verify-failed", reason=reason, detail=detail)
+
     # -- NEEDS, the inbox, budgets --
 
     def _deliver_needs(self) -> None:
@@ -923,6 +1021,8 @@ class Orchestrator:
         base = self.states[other].base
         stop = Oid(seen) if seen else (Oid(base) if base else None)
         for h in self.repo.first_parent_history(otip, stop, limit=200):
+            if h.autosave:
+                continue  # git po's own saves are not the other task's progress
             rep = parse_subject(h.message.splitlines()[0] if h.message else "")
             if rep is not None and rep.kind in (Kind.CHECKPOINT, Kind.COMPLETE):
                 return True

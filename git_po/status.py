@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from git_po import layout
-from git_po.errors import NotFound, PlanError
+from git_po.errors import NotFound, PlanError, UsageError
 from git_po.plan import Plan, parse_plan
 from git_po.protocol import progress_of
 from git_po.repo import Oid, Repo
@@ -42,6 +42,12 @@ class TaskStatus:
     wip: str | None
     last_exit: int | None
     last_outcome: str | None
+    # the class of every attempt, oldest first (see attempts.py): overloaded, complete, ...
+    attempt_classes: list[str] = field(default_factory=list)
+    retry_after: str | None = None  # a pending retry waits until then
+    # predicted conflicts with other tasks (the conflict radar): [{"task", "files"}]
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    verify: dict[str, Any] | None = None  # the verify result noted on head, if any
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -160,9 +166,30 @@ def plan_status(repo: Repo, name: str, *, now: float | None = None) -> PlanStatu
                 wip=repo.read_ref(layout.wip_ref(name, task.id)),
                 last_exit=last.exit_code if last else None,
                 last_outcome=last.outcome if last else None,
+                attempt_classes=[a.outcome or "running" for a in attempts],
+                retry_after=st.retry_after if st else None,
             )
         )
+    _radar_and_verify(repo, name, plan, status)
     return status
+
+
+def _radar_and_verify(repo: Repo, name: str, plan: Plan, status: PlanStatus) -> None:
+    """Verify results noted on each task's head, and the conflicts the radar predicts between
+    live and finished tasks."""
+    from git_po import integrate, radar, verify  # local: integrate reads plans through here
+
+    for t in status.tasks:
+        found = verify.latest(repo, Oid(t.head)) if t.head else None
+        t.verify = found.to_json() if found else None
+    try:
+        integrated = repo.read_ref(f"refs/heads/{integrate.branch_name(repo, plan)}")
+    except UsageError:
+        integrated = None
+    tips = {t.id: Oid(t.head) for t in status.tasks if t.head and t.state in radar.STATES}
+    predicted = radar.predict(repo, name, tips, integrated=integrated)
+    for t in status.tasks:
+        t.conflicts = [c.to_json() for c in predicted.get(t.id, [])]
 
 
 def _orchestrator(repo: Repo, name: str) -> str | None:

@@ -219,7 +219,9 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 20) -> N
 
 
 def ref_state(repo: Path, plan: str, task: str) -> str | None:
-    """The state a task's state ref says, or None before it exists."""
+    """The state a task's state ref says, or None before it exists. A running task whose
+    worker's pid is not recorded yet (the attempt is recorded before its process starts) reads
+    as "starting"."""
     proc = subprocess.run(
         ["git", "show", f"refs/po/{plan}/tasks/{task}:state.toml"],
         cwd=repo,
@@ -229,7 +231,11 @@ def ref_state(repo: Path, plan: str, task: str) -> str | None:
     )
     if proc.returncode != 0:
         return None
-    state: str = tomllib.loads(proc.stdout)["state"]
+    data = tomllib.loads(proc.stdout)
+    state: str = data["state"]
+    attempts = data.get("attempts") or []
+    if state == "running" and attempts and "pid" not in attempts[-1]:
+        return "starting"
     return state
 
 

@@ -519,7 +519,7 @@ def test_bash_completes_git_po(bash_complete: Complete, po_repo: Path) -> None:
     complete = bash_complete
     cmds = commands()
     assert sorted(complete("git po ", po_repo)) == sorted(cmds)
-    assert sorted(complete("git po st", po_repo)) == ["start", "status"]
+    assert sorted(complete("git po st", po_repo)) == ["start", "status", "stop"]
     assert sorted(complete("git po status ", po_repo)) == ["shop", "web"]
     assert complete("git po status w", po_repo) == ["web"]
     assert complete("git po status shop ", po_repo) == []
@@ -528,7 +528,7 @@ def test_bash_completes_git_po(bash_complete: Complete, po_repo: Path) -> None:
         o for o in options(start) if o.startswith("--")
     }
     assert "--max-workers=" in complete("git po start --", po_repo)
-    assert set(complete("git po status --", po_repo)) == {
+    assert {w.rstrip("=") for w in complete("git po status --", po_repo)} == {
         o for o in options(cmds["status"]) if o.startswith("--")
     }
     assert set(complete("git po --", po_repo)) == {o for o in options(cli) if o.startswith("--")}
@@ -654,7 +654,7 @@ def test_fish_completes_git_po(po_repo: Path, sealed_env: Path) -> None:
         return {w.split("\t")[0] for w in proc.stdout.splitlines() if w}
 
     assert complete("git po ") == set(commands())
-    assert complete("git po st") == {"start", "status"}
+    assert complete("git po st") == {"start", "status", "stop"}
     assert complete("git po status ") == {"shop", "web"}
     assert complete("git-po status ") == {"shop", "web"}
     start = commands()["start"]

@@ -92,12 +92,13 @@ def test_diamond_completes_and_every_bit_of_state_is_in_git(repo: Path, tmp_path
     for t in "abcd":
         # one readable commit per state change
         log = subjects(repo, f"refs/po/house/tasks/{t}")
-        assert len(log) == 3, log
-        assert log[2].startswith(f"{t}: pending, waits for ")
-        assert log[1].startswith(f"{t}: attempt 1 (claude, pid ")
+        assert len(log) == 4, log
+        assert log[3].startswith(f"{t}: pending, waits for ")
+        assert log[2] == f"{t}: starting attempt 1 (claude)"
+        assert log[1].startswith(f"{t}: running attempt 1 (claude, pid ")
         assert log[0] == f"{t}: complete — [COMPLETE] {t} done"
         assert (
-            len(git(repo, "ls-tree", "--name-only", f"refs/po/house/tasks/{t}:events").split()) == 3
+            len(git(repo, "ls-tree", "--name-only", f"refs/po/house/tasks/{t}:events").split()) == 4
         )
         st = task_state(repo, "house", t)
         assert st["state"] == "complete"
@@ -199,7 +200,7 @@ def test_a_dependent_starts_when_its_dependency_completes_not_in_waves(
     assert res.code == 0, res
     lines = change_lines(res.out)
     slow_done = index_of(lines, "slow", "complete")
-    assert index_of(lines, "next", "attempt 1") < slow_done
+    assert index_of(lines, "next", "starting attempt 1") < slow_done
     assert index_of(lines, "next", "complete") < slow_done
     # the same story in the state refs
     nxt = task_state(repo, "waves", "next")["attempts"][0]
@@ -256,7 +257,7 @@ def test_max_workers_option_runs_one_task_at_a_time(repo: Path, tmp_path: Path) 
     # in the output, every start is followed by that same task's end
     lines = change_lines(res.out)
     for i, (task, msg) in enumerate(lines):
-        if msg.startswith("attempt"):
+        if msg.startswith("running attempt"):
             assert lines[i + 1][0] == task and lines[i + 1][1].startswith("complete"), lines
     assert status_json(repo, "one")["run"]["max_workers"] == 1
 
@@ -301,7 +302,7 @@ def test_longest_critical_path_starts_first(repo: Path, tmp_path: Path) -> None:
     res = start(repo, plan, "-j", "1", env=env)
 
     assert res.code == 0, res
-    started = [t for t, msg in change_lines(res.out) if msg.startswith("attempt")]
+    started = [t for t, msg in change_lines(res.out) if msg.startswith("running attempt")]
     assert started == ["long", "long2", "short", "long3"]
 
 
@@ -965,7 +966,7 @@ def test_starting_a_finished_plan_again_keeps_the_earlier_run(repo: Path, tmp_pa
         assert r[f"refs/po/again/runs/1/tasks/{t}"] == first[f"refs/po/again/tasks/{t}"]
         assert r[f"refs/po/again/runs/1/bases/{t}"] == first[f"refs/po/again/bases/{t}"]
     for t in "abc":
-        assert len(subjects(repo, f"refs/po/again/tasks/{t}")) == 3  # a fresh history
+        assert len(subjects(repo, f"refs/po/again/tasks/{t}")) == 4  # a fresh history
     assert "refs/po/again/runs/1/branches/c" not in r
     status = status_json(repo, "again")
     assert status["run"]["number"] == 2

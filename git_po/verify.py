@@ -1,0 +1,287 @@
+"""The verify gate's building blocks: run a plan's `verify` command on one exact commit, keep the
+result as a note on that commit, and read it back.
+
+Results live in their own notes ref, `refs/notes/po-verify` (TOML text, one result per commit:
+the latest), so they never overwrite the worker notes in `refs/notes/po`:
+
+    git log --notes=po-verify            git notes --ref=po-verify show <commit>
+
+The run loop calls `run_verify` in a task's worktree when it commits [COMPLETE]; `integrate`
+verifies each merge in a temporary worktree (`run_in_temp_worktree`) before its branch moves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from git_po import layout, proc, secrets, worktrees
+from git_po.errors import Interrupted, RefRace, StateConflict
+from git_po.repo import Oid, Repo
+from git_po.state import now_iso
+
+TAIL_LINES = 40
+_TAIL_LINE_CHARS = 400
+_READ_BYTES = 256 * 1024
+_STOP_GRACE = 5.0
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    commit: Oid
+    command: str
+    exit_code: int | None  # None when it was killed (timeout or signal)
+    signal: int | None
+    timed_out: bool
+    duration_s: float
+    output_tail: str  # the last lines of stdout and stderr together, secrets masked
+    at: str
+    plan: str | None = None
+    task: str | None = None  # the task, or the integration step's task ("into" for --into)
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    def summary(self) -> str:
+        took = f"{self.duration_s:.1f}s"
+        if self.passed:
+            return f"passed in {took}"
+        if self.timed_out:
+            return f"timed out after {took}"
+        if self.signal is not None:
+            return f"failed (killed by signal {self.signal}) after {took}"
+        return f"failed (exit {self.exit_code}) after {took}"
+
+    def to_toml(self) -> str:
+        d: dict[str, Any] = {
+            "command": self.command,
+            "commit": self.commit,
+            "passed": self.passed,
+            "duration_s": self.duration_s,
+            "at": self.at,
+            "timed_out": self.timed_out,
+        }
+        if self.exit_code is not None:
+            d["exit_code"] = self.exit_code
+        if self.signal is not None:
+            d["signal"] = self.signal
+        if self.plan is not None:
+            d["plan"] = self.plan
+        if self.task is not None:
+            d["task"] = self.task
+        d["output_tail"] = self.output_tail
+        return tomli_w.dumps(d, multiline_strings=True)
+
+    @classmethod
+    def from_toml(cls, text: str) -> VerifyResult:
+        d = tomllib.loads(text)
+        return cls(
+            commit=Oid(str(d["commit"])),
+            command=str(d["command"]),
+            exit_code=int(d["exit_code"]) if "exit_code" in d else None,
+            signal=int(d["signal"]) if "signal" in d else None,
+            timed_out=bool(d.get("timed_out", False)),
+            duration_s=float(d.get("duration_s", 0.0)),
+            output_tail=str(d.get("output_tail", "")),
+            at=str(d.get("at", "")),
+            plan=d.get("plan"),
+            task=d.get("task"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """What `git po status --json` shows of it."""
+        return {
+            "passed": self.passed,
+            "command": self.command,
+            "exit_code": self.exit_code,
+            "timed_out": self.timed_out,
+            "duration_s": self.duration_s,
+            "commit": self.commit,
+            "at": self.at,
+        }
+
+
+def run_verify(
+    repo: Repo,
+    worktree: Path,
+    commit: Oid,
+    command: str,
+    *,
+    timeout: float | None,
+    stop: threading.Event | None = None,
+) -> VerifyResult:
+    """Run `sh -c command` in worktree, which must be at commit with nothing uncommitted, so
+    what passes is exactly that commit. The command runs in its own process group: on timeout,
+    on Ctrl-C, or when stop is set (from another thread) the whole group gets SIGTERM, then
+    SIGKILL, and stop raises Interrupted; whatever it leaves running in the background when it
+    exits is stopped too. Output is kept only as a masked tail."""
+    head = repo.worktree_head(worktree)
+    if head != commit:
+        at = head[:12] if head else "no commit"
+        raise StateConflict(
+            f"cannot verify {commit[:12]} in {worktree}: the worktree is at {at}",
+            hint="verify runs on the exact commit it judges",
+        )
+    changes = repo.worktree_changes(worktree)
+    if changes:
+        listed = ", ".join(f"{p} ({w})" for p, w in sorted(changes.items())[:5])
+        more = f" and {len(changes) - 5} more" if len(changes) > 5 else ""
+        raise StateConflict(
+            f"cannot verify {commit[:12]} in {worktree}: it holds uncommitted changes "
+            f"({listed}{more})",
+            hint="verify runs on the exact commit it judges; commit or remove them",
+        )
+    env = proc.child_env({"PO_VERIFY_COMMIT": commit})
+    with tempfile.TemporaryFile() as out:
+        started = time.monotonic()
+        child = proc.spawn(
+            ["sh", "-c", command],
+            cwd=worktree,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            new_session=True,
+        )
+        timed_out = False
+        try:
+            code = _wait(child, timeout, stop)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _stop(child)
+            code = child.wait()
+        except BaseException:  # Ctrl-C or stop: leave nothing running behind us
+            _stop(child)
+            raise
+        finally:
+            _reap_group(child.pid)
+        duration = round(time.monotonic() - started, 3)
+        tail = _tail(out)
+    return VerifyResult(
+        commit=commit,
+        command=command,
+        exit_code=None if (timed_out or code < 0) else code,
+        signal=-code if code < 0 else None,
+        timed_out=timed_out,
+        duration_s=duration,
+        output_tail=tail,
+        at=now_iso(),
+    )
+
+
+def _wait(
+    child: subprocess.Popen[bytes], timeout: float | None, stop: threading.Event | None
+) -> int:
+    if stop is None:
+        return child.wait(timeout=timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        if stop.is_set():
+            raise Interrupted("verify was stopped")
+        step = 0.1 if deadline is None else min(0.1, max(0.0, deadline - time.monotonic()))
+        try:
+            return child.wait(timeout=step)
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    proc.signal_group(child, proc.TERM)
+    try:
+        child.wait(timeout=_STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        proc.signal_group(child, proc.KILL)
+        child.wait()
+
+
+def _reap_group(pgid: int) -> None:
+    if not proc.group_alive(pgid):
+        return
+    proc.signal_pgid(pgid, proc.TERM)
+    deadline = time.monotonic() + _STOP_GRACE
+    while proc.group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.group_alive(pgid):
+        proc.signal_pgid(pgid, proc.KILL)
+
+
+def _tail(out: Any) -> str:
+    out.seek(0, os.SEEK_END)
+    size = out.tell()
+    out.seek(max(0, size - _READ_BYTES))
+    data: bytes = out.read()
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    if size > _READ_BYTES and lines:
+        lines = lines[1:]  # the first line read is probably cut
+    tail = [
+        line if len(line) <= _TAIL_LINE_CHARS else line[: _TAIL_LINE_CHARS - 1] + "…"
+        for line in lines[-TAIL_LINES:]
+    ]
+    return secrets.mask("\n".join(tail), secrets.secret_values(os.environ))
+
+
+def record(repo: Repo, result: VerifyResult, plan: str, task: str) -> VerifyResult:
+    """Keep result as the note on the verified commit in refs/notes/po-verify (replacing an
+    earlier result for that commit). Returns the result as stored."""
+    stored = replace(result, plan=plan, task=task)
+    repo.set_note(layout.VERIFY_NOTES_REF, stored.commit, stored.to_toml())
+    return stored
+
+
+def latest(repo: Repo, commit: Oid) -> VerifyResult | None:
+    """The verify result noted on commit, if any (None when absent or unreadable)."""
+    text = repo.read_note(layout.VERIFY_NOTES_REF, commit)
+    if text is None:
+        return None
+    try:
+        return VerifyResult.from_toml(text)
+    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def run_in_temp_worktree(
+    repo: Repo,
+    plan: str,
+    label: str,
+    commit: Oid,
+    command: str,
+    *,
+    root: Path,
+    timeout: float | None = None,
+    stop: threading.Event | None = None,
+) -> VerifyResult:
+    """Verify commit in a temporary worktree (branch po/<plan>/verify+<label>, under root),
+    removed again afterwards whatever happens. Nothing in it is work: it only ever holds a
+    checkout of commit and what the command leaves behind."""
+    branch = layout.verify_branch(plan, label)
+    ref = f"refs/heads/{branch}"
+    name = layout.verify_worktree_name(plan, label)
+    path = layout.verify_worktree_path(root, plan, label)
+    discard_temp_worktree(repo, name, path, ref, root)
+    repo.create_ref(ref, commit, f"po: verify {commit[:12]}")
+    try:
+        repo.add_worktree(name, path, branch)
+        return run_verify(repo, path, commit, command, timeout=timeout, stop=stop)
+    finally:
+        discard_temp_worktree(repo, name, path, ref, root)
+
+
+def discard_temp_worktree(repo: Repo, name: str, path: Path, ref: str, root: Path) -> None:
+    """Remove a verify worktree and its branch (left over by a crash, or done with)."""
+    if path.exists() or name in repo.worktree_names():
+        worktrees.remove_worktree(repo, name, path, root)
+    tip = repo.read_ref(ref)
+    if tip is not None:
+        with contextlib.suppress(RefRace):
+            repo.delete_ref(ref, tip)
