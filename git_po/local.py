@@ -85,13 +85,29 @@ class RunLock:
                 f"plan {plan!r} is already running ({holder})",
                 hint=f"watch it with: git po status {plan}",
             ) from None
-        _write_atomic(self.info, f"pid {os.getpid()} on {socket.gethostname()} since {now_iso()}\n")
+        # the process start time tells a reused pid apart once this process is gone
+        _write_atomic(
+            self.info,
+            f"pid {os.getpid()} on {socket.gethostname()} since {now_iso()}\n"
+            f"start {process_start(os.getpid()) or ''}\n",
+        )
 
     def holder(self) -> str | None:
+        """Who holds (or held) the lock: "pid N on HOST since TIME"."""
         try:
-            return self.info.read_text().strip() or None
+            return self.info.read_text().splitlines()[0].strip() or None
+        except (OSError, IndexError):
+            return None
+
+    def _holder_start(self) -> str | None:
+        try:
+            lines = self.info.read_text().splitlines()
         except OSError:
             return None
+        for line in lines[1:]:
+            if line.startswith("start "):
+                return line[6:].strip() or None
+        return None
 
     def alive_holder(self) -> str | None:
         """Who runs the plan on this machine, read without touching the lock (never waits)."""
@@ -103,7 +119,7 @@ class RunLock:
             pid, host = int(parts[1]), parts[3]
         except (IndexError, ValueError):
             return None
-        if host != socket.gethostname() or not pid_alive(pid):
+        if host != socket.gethostname() or not pid_alive(pid, self._holder_start()):
             return None
         return text
 

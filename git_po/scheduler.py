@@ -866,6 +866,8 @@ class Orchestrator:
                 tries = (
                     f" (after {streak} attempt{'s' if streak != 1 else ''})" if streak > 1 else ""
                 )
+                if not budget_left:
+                    tries += f"; not retried: its budget of ${task.budget_usd:.2f} is spent"
                 self._set(tid, State.FAILED, cls, reason=verdict.why + tries, detail=detail)
         else:
             self._set(tid, State.FAILED, cls, reason=verdict.why, detail=detail)
