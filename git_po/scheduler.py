@@ -19,7 +19,7 @@ from typing import Protocol
 
 from git_po import __version__, attempts, faults, hookinstall, layout, prompts, secrets, verify
 from git_po.agents.base import TranscriptSummary
-from git_po.errors import ExitCode, PoError, StateConflict
+from git_po.errors import ExitCode, Interrupted, PoError, StateConflict
 from git_po.local import Inbox, Message, RunLock, WorkerRecord, Workers, attached_pid, find_worker
 from git_po.plan import Task
 from git_po.prepare import (
@@ -467,6 +467,18 @@ class Orchestrator:
             return
 
         head = self.repo.read_ref(branch_ref)
+        last = st.attempts[-1] if st.attempts else None
+        if (
+            self.plan.verify
+            and last is not None
+            and last.outcome == "complete"
+            and head is not None
+            and last.head_after == head
+        ):
+            # its [COMPLETE] was never judged (the run stopped during verify): judge it now
+            self.states[task.id] = replace(st, state=State.RUNNING, reason=None)
+            self._start_verify(task, head, {})
+            return
         if head is None:
             base = self._base_for(task)
             if base is None:
@@ -911,15 +923,18 @@ class Orchestrator:
         box: dict[str, object] = {}
         timeout = task.timeout or 3600.0
         repo, plan, root = self.repo, self.plan.name, self.prep.worktree_root
+        stop = self.stop  # Ctrl-C stops the verify command too
 
         def work() -> None:
             try:
                 if clean:
                     assert path is not None
-                    box["result"] = verify.run_verify(repo, path, commit, command, timeout=timeout)
+                    box["result"] = verify.run_verify(
+                        repo, path, commit, command, timeout=timeout, stop=stop
+                    )
                 else:
                     box["result"] = verify.run_in_temp_worktree(
-                        repo, plan, task.id, commit, command, root=root, timeout=timeout
+                        repo, plan, task.id, commit, command, root=root, timeout=timeout, stop=stop
                     )
             except Exception as exc:
                 box["error"] = exc
@@ -944,6 +959,10 @@ class Orchestrator:
                 summary = stored.summary()
                 passed = stored.passed
                 tail = stored.output_tail
+            elif isinstance(box.get("error"), Interrupted):
+                # stopped by Ctrl-C: verify again when the run is resumed
+                self._set(tid, State.INTERRUPTED, "interrupted", reason="stopped during verify")
+                continue
             else:
                 summary = f"could not run: {box.get('error')}"
                 passed = False
@@ -952,6 +971,9 @@ class Orchestrator:
             if passed:
                 self._set(tid, State.COMPLETE, "complete", detail=detail)
                 continue
+            if st.attempts:
+                st.attempts[-1].outcome = "verify-failed"  # its [COMPLETE] did not hold
+                st.attempts[-1].reason = f"verify {summary}"
             streak = len(st.attempts) - st.retries_from
             reason = f"verify {summary}: {self.plan.verify}"
             if streak <= task.retries and not self.stop.is_set():
