@@ -44,7 +44,7 @@ def test_a_failing_verify_sends_the_task_back_then_passes(repo: Path, tmp_path: 
     assert a["state"] == "complete"
     assert a["verify"]["passed"] is True
     # the second attempt resumed the session and was told why
-    second = [e for e in claude_log(tmp_path) if e["env"].get("PO_ATTEMPT") == "2"][0]
+    second = next(e for e in claude_log(tmp_path) if e["env"].get("PO_ATTEMPT") == "2")
     assert "--resume" in second["argv"]
     assert "did not pass the plan's verify command" in second["prompt"]
     note = git(repo, "notes", "--ref=po-verify", "show", "po/gate/a")
