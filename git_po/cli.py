@@ -50,9 +50,16 @@ def _err(text: str) -> None:
     click.echo(text, err=True)
 
 
-def _use_color(stream: Any) -> bool:
+def _use_color(stream: Any, repo: Repo | None = None) -> bool:
+    """Colour as git decides it: NO_COLOR, then color.ui (never/false: no; always: yes even in
+    a pipe; auto, true or unset: on a terminal)."""
     if os.environ.get("NO_COLOR"):
         return False
+    setting = ((repo.config("color.ui") if repo else None) or "auto").strip().lower()
+    if setting in ("never", "false", "no", "off", "0"):
+        return False
+    if setting == "always":
+        return True
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
@@ -88,12 +95,12 @@ class LineObserver:
 class LiveObserver:
     """A table redrawn in place on a terminal: task, state, last protocol subject, elapsed, cost."""
 
-    def __init__(self, plan: str) -> None:
+    def __init__(self, plan: str, repo: Repo | None = None) -> None:
         self.plan = plan
         self.started = time.time()
         self.drawn = 0
         self.last_draw = 0.0
-        self.color = _use_color(sys.stdout)
+        self.color = _use_color(sys.stdout, repo)
         self.views: list[TaskView] = []
 
     def changed(self, view: TaskView, message: str) -> None:
@@ -260,7 +267,9 @@ def _run(
     previous = {
         s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     }
-    observer: LiveObserver | LineObserver = LiveObserver(prep.plan.name) if live else LineObserver()
+    observer: LiveObserver | LineObserver = (
+        LiveObserver(prep.plan.name, repo) if live else LineObserver()
+    )
     try:
         runner = scheduler.resume_plan if resume else scheduler.run_plan
         outcome = runner(repo, prep, options, observer, stop, hurry)
@@ -271,7 +280,9 @@ def _run(
         observer.draw()
     click.echo()
     st = status.plan_status(repo, prep.plan.name)
-    click.echo(render.status_table(st, use_color=_use_color(sys.stdout), width=_width(sys.stdout)))
+    click.echo(
+        render.status_table(st, use_color=_use_color(sys.stdout, repo), width=_width(sys.stdout))
+    )
     if outcome.interrupted:
         _err("git po: interrupted; workers stopped and their work saved")
         return ExitCode.INTERRUPTED
@@ -497,7 +508,7 @@ def status_cmd(plan: str | None, as_json: bool, watch: bool, interval: float) ->
     else:
         click.echo(
             render.status_table(
-                st, use_color=_use_color_for(repo, sys.stdout), width=_width(sys.stdout)
+                st, use_color=_use_color(sys.stdout, repo), width=_width(sys.stdout)
             ),
             color=True,  # colour was decided above (color.ui always works in a pipe too)
         )
@@ -536,19 +547,6 @@ def demo_cmd(directory: Path | None, max_workers: int, no_live: bool) -> None:
 # --- reading a run, setting up, attaching (issue 5) -----------------------------------------
 
 
-def _use_color_for(repo: Repo, stream: Any) -> bool:
-    """Colour as git decides it: NO_COLOR, then color.ui (never/false: no; always: yes even in
-    a pipe; auto, true or unset: on a terminal)."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    setting = (repo.config("color.ui") or "auto").strip().lower()
-    if setting in ("never", "false", "no", "off", "0"):
-        return False
-    if setting == "always":
-        return True
-    return bool(getattr(stream, "isatty", lambda: False)())
-
-
 _PLAN_OPTION = click.option(
     "--plan", "-p", metavar="PLAN", help="The plan of TASK, when several plans have that task."
 )
@@ -585,7 +583,7 @@ def logs_cmd(task: str, plan: str | None, attempt: int | None, follow: bool, raw
         out.write(transcript.raw_bytes(log))
         out.flush()
         return
-    renderer = transcript.renderer_for(log.attempt, color=_use_color_for(repo, sys.stdout))
+    renderer = transcript.renderer_for(log.attempt, color=_use_color(sys.stdout, repo))
     if not raw:
         click.echo(log.header())
     if follow:
@@ -760,7 +758,7 @@ def _watch(repo: Repo, plan: str, interval: float, as_json: bool) -> None:
             if terminal and not as_json:
                 size = os.get_terminal_size(sys.stdout.fileno())
                 table = render.status_table(
-                    st, use_color=_use_color_for(repo, sys.stdout), width=size.columns
+                    st, use_color=_use_color(sys.stdout, repo), width=size.columns
                 )
                 sys.stdout.write(
                     screen.frame(table.splitlines(), width=size.columns, height=size.lines)
@@ -775,7 +773,7 @@ def _watch(repo: Repo, plan: str, interval: float, as_json: bool) -> None:
                         if last_key is not None:
                             click.echo()
                         click.echo(
-                            render.status_table(st, use_color=_use_color_for(repo, sys.stdout)),
+                            render.status_table(st, use_color=_use_color(sys.stdout, repo)),
                             color=True,
                         )
                     last_key = key
