@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import NewType, TypeVar
 
 import pygit2
-from pygit2.enums import CheckoutStrategy, ConfigLevel, FileMode, FileStatus, SortMode
+from pygit2.enums import (
+    CheckoutStrategy,
+    ConfigLevel,
+    FileMode,
+    FileStatus,
+    RepositoryOpenFlag,
+    SortMode,
+)
 
 from git_po.errors import RefRace, RepositoryError, StateConflict
 from git_po.protocol import AUTOSAVE_TRAILER
@@ -40,18 +47,19 @@ class MergeResult:
 
 
 def _retry_locked(fn: Callable[[], T]) -> T:
-    """libgit2 fails at once on a held ref lock; git waits. Retry briefly with jitter."""
-    delay = 0.005
-    for attempt in range(_LOCK_RETRIES):
+    """libgit2 fails at once on a held ref lock; git waits. Retry with jitter for up to 20 s
+    (a lock left by a crashed writer is reported then)."""
+    delay = 0.002
+    deadline = time.monotonic() + 20
+    while True:
         try:
             return fn()
         except (OSError, pygit2.GitError) as exc:
             text = str(exc).lower()
-            if "lock" not in text or attempt == _LOCK_RETRIES - 1:
+            if "lock" not in text or time.monotonic() > deadline:
                 raise
-            time.sleep(delay * (1 + random.random()))
-            delay = min(delay * 2, 0.2)
-    raise AssertionError("unreachable")
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.1)
 
 
 class Repo:
@@ -384,6 +392,21 @@ class Repo:
 
     # --- saving a worktree's uncommitted work -------------------------------------------
 
+    def open_worktree(self, worktree: Path) -> pygit2.Repository:
+        """A task worktree opened as itself and nothing else: never a repository above it (a
+        worktree whose .git file is gone would otherwise open the user's own checkout), and only
+        when it is a worktree of this repository."""
+        try:
+            wt = pygit2.Repository(str(worktree), RepositoryOpenFlag.NO_SEARCH)
+        except (pygit2.GitError, KeyError, ValueError) as exc:
+            raise RepositoryError(f"{worktree} is not a git worktree any more ({exc})") from None
+        workdir = Path(wt.workdir).resolve() if wt.workdir else None
+        gitdir = Path(wt.path).resolve()
+        ours = gitdir == self.common_dir or gitdir.parent.parent == self.common_dir
+        if workdir != worktree.resolve() or not ours:
+            raise RepositoryError(f"{worktree} is not a working tree of this repository")
+        return wt
+
     def save_worktree(
         self,
         worktree: Path,
@@ -393,16 +416,31 @@ class Repo:
         before_ref_update: Callable[[], None] | None = None,
     ) -> Oid | None:
         """Commit everything uncommitted (tracked changes, deletions, untracked files not
-        ignored) in worktree.
+        ignored, conflicted files as they are on disk) in worktree.
 
         Without snapshot_ref, the commit goes on the worktree's branch (compare-and-swap) and the
         worktree's index is updated to match, so the tree looks clean afterwards. With
-        snapshot_ref, the commit (child of the branch tip) goes to that ref and the worktree and
-        its branch are left exactly as they were. Returns None when there was nothing to save.
+        snapshot_ref, the commit (child of the worktree's HEAD) goes to that ref and the worktree
+        and its branch are left exactly as they were. Returns None when there was nothing to
+        save. A detached HEAD is always saved as a snapshot (to snapshot_ref, or refused).
         """
-        wt = pygit2.Repository(str(worktree))
+        try:
+            return self._save_worktree(worktree, message, snapshot_ref, before_ref_update)
+        except pygit2.GitError as exc:
+            raise RepositoryError(f"cannot save the work in {worktree}: {exc}") from None
+
+    def _save_worktree(
+        self,
+        worktree: Path,
+        message: str,
+        snapshot_ref: str | None,
+        before_ref_update: Callable[[], None] | None,
+    ) -> Oid | None:
+        wt = self.open_worktree(worktree)
         if wt.head_is_unborn:
             return None
+        if wt.head_is_detached and snapshot_ref is None:
+            raise RepositoryError(f"{worktree} has a detached HEAD; save it as a snapshot")
         status = wt.status(untracked_files="all", ignored=False)
         changed = {
             p: s
@@ -415,25 +453,31 @@ class Repo:
         tip = Oid(str(wt.head.target))
         idx = wt.index
         idx.read(force=True)
+        conflicted: set[str] = set()
+        if idx.conflicts is not None:
+            conflicted = {e.path for t in idx.conflicts for e in t if e is not None}
         if snapshot_ref is not None:
+            staged = idx
             idx = pygit2.Index()
             idx.read_tree(self._commit(tip).tree)
-            # re-read the worktree's own index so staged-but-uncommitted content is kept too
-            staged = wt.index
+            # keep what was staged but not committed too (conflicted paths come from disk)
             for entry in staged:
-                idx.add(entry)
-        for path, st in changed.items():
+                if entry.path not in conflicted:
+                    idx.add(entry)
+        elif conflicted:
+            for path in conflicted:
+                del idx.conflicts[path]
+        for path in changed:
             full = worktree / path
-            if st & (FileStatus.WT_DELETED | FileStatus.INDEX_DELETED) and not full.exists():
+            if not full.exists() and not full.is_symlink():
                 if path in idx:
                     idx.remove(path)
-            elif full.is_file() or full.is_symlink():
-                if full.is_symlink():
-                    blob = wt.create_blob(os.readlink(full).encode())
-                    mode = FileMode.LINK
-                else:
-                    blob = wt.create_blob_fromdisk(str(full))
-                    mode = FileMode.BLOB_EXECUTABLE if os.access(full, os.X_OK) else FileMode.BLOB
+            elif full.is_symlink():
+                blob = wt.create_blob(os.readlink(full).encode())
+                idx.add(pygit2.IndexEntry(path, blob, FileMode.LINK))
+            elif full.is_file():
+                blob = wt.create_blob_fromdisk(str(full))
+                mode = FileMode.BLOB_EXECUTABLE if os.access(full, os.X_OK) else FileMode.BLOB
                 idx.add(pygit2.IndexEntry(path, blob, mode))
         tree = idx.write_tree(wt)
         if snapshot_ref is None and str(tree) == str(self._commit(tip).tree_id):
@@ -454,10 +498,61 @@ class Repo:
             self.update_ref(snapshot_ref, oid, previous, message.splitlines()[0])
         return oid
 
+    def reattach_worktree(self, worktree: Path, branch_ref: str, keep_ref: str) -> str | None:
+        """A worktree whose HEAD a worker detached (a rebase or checkout left half done): keep
+        the detached commit reachable, move the branch to it when that is a fast-forward, and
+        point HEAD back at the branch. Returns what was done, or None if HEAD was attached."""
+        wt = self.open_worktree(worktree)
+        if not wt.head_is_detached:
+            return None
+        detached = Oid(str(wt.head.target))
+        tip = self.read_ref(branch_ref)
+        if tip is not None and detached != tip and self.is_ancestor(tip, detached):
+            self.update_ref(branch_ref, detached, tip, "po: fast-forward to the worker's commits")
+            done = f"fast-forwarded {branch_ref} to the detached HEAD {detached[:12]}"
+        elif tip is None or detached != tip:
+            self.keep_reachable(keep_ref, detached, f"po: detached HEAD {detached[:12]} kept\n")
+            done = f"detached HEAD {detached[:12]} kept in {keep_ref}"
+        else:
+            done = "HEAD re-attached"
+        wt.state_cleanup()
+        wt.set_head(branch_ref)
+        return done
+
+    def snapshot_directory(self, path: Path, ref: str, parent: Oid | None, message: str) -> Oid:
+        """Keep every file under path (its .git entry aside) in a commit at ref, without opening
+        path as a repository: for a worktree too broken to open."""
+        idx = pygit2.Index()
+        for root, dirs, files in os.walk(path):
+            dirs[:] = [d for d in dirs if d != ".git"]
+            for name in files:
+                if name == ".git" and Path(root) == path:
+                    continue
+                full = Path(root) / name
+                rel = full.relative_to(path).as_posix()
+                if full.is_symlink():
+                    blob = self._r.create_blob(os.readlink(full).encode())
+                    idx.add(pygit2.IndexEntry(rel, blob, FileMode.LINK))
+                elif full.is_file():
+                    blob = self._r.create_blob_fromdisk(str(full))
+                    mode = FileMode.BLOB_EXECUTABLE if os.access(full, os.X_OK) else FileMode.BLOB
+                    idx.add(pygit2.IndexEntry(rel, blob, mode))
+        tree = idx.write_tree(self._r)
+        sig = self.signature()
+        previous = self.read_ref(ref)
+        parents = [p for p in (parent, previous) if p is not None]
+        oid = Oid(str(self._r.create_commit(None, sig, sig, message, tree, parents)))
+        self.update_ref(ref, oid, previous, message.splitlines()[0])
+        return oid
+
+    def reopen(self) -> Repo:
+        """Another handle on the same repository, for use from another thread."""
+        return Repo(pygit2.Repository(str(self.git_dir)))
+
     def worktree_head(self, worktree: Path) -> Oid | None:
         try:
-            wt = pygit2.Repository(str(worktree))
-        except pygit2.GitError:
+            wt = self.open_worktree(worktree)
+        except RepositoryError:
             return None
         return None if wt.head_is_unborn else Oid(str(wt.head.target))
 
@@ -485,7 +580,7 @@ class Repo:
     def sync_worktree(self, worktree: Path) -> None:
         """Make a worktree's index and tracked files match its HEAD, after its branch was moved
         while no worker ran there (its uncommitted work was saved first)."""
-        wt = pygit2.Repository(str(worktree))
+        wt = self.open_worktree(worktree)
         wt.checkout_head(strategy=CheckoutStrategy.FORCE)  # type: ignore[no-untyped-call]
 
     # --- notes ----------------------------------------------------------------------------
@@ -619,7 +714,7 @@ class Repo:
     def worktree_changes(self, worktree: Path) -> dict[str, str]:
         """What a worktree holds that its HEAD does not: path -> modified, deleted, added,
         untracked or conflicted. Ignored files are not work and are left out."""
-        wt = pygit2.Repository(str(worktree))
+        wt = self.open_worktree(worktree)
         out: dict[str, str] = {}
         for path, st in wt.status(untracked_files="all", ignored=False).items():
             if st == FileStatus.CURRENT or st & FileStatus.IGNORED:
@@ -637,7 +732,7 @@ class Repo:
 
     def merge_head(self, worktree: Path) -> Oid | None:
         """The commit being merged in a worktree (its MERGE_HEAD), if a merge is under way."""
-        wt = pygit2.Repository(str(worktree))
+        wt = self.open_worktree(worktree)
         try:
             text = (Path(wt.path) / "MERGE_HEAD").read_text().split()
         except OSError:
@@ -651,7 +746,7 @@ class Repo:
         conflicts left in the index and as conflict markers in the files, MERGE_HEAD and
         MERGE_MSG (this message) written, so `git commit` concludes it. Returns the
         conflicting paths."""
-        wt = pygit2.Repository(str(worktree))
+        wt = self.open_worktree(worktree)
         if theirs_ref is not None and self.read_ref(theirs_ref) == theirs:
             wt.merge(wt.lookup_reference(theirs_ref))  # conflict markers then name the branch
         else:
@@ -672,7 +767,7 @@ class Repo:
         worktree's files and index along, holding the branch's ref lock throughout: a
         compare-and-swap during which nobody can commit there. The caller makes sure the
         worktree is clean; if libgit2 still finds a file in the way, nothing changes."""
-        wt = pygit2.Repository(str(worktree))
+        wt = pygit2.Repository(str(worktree), RepositoryOpenFlag.NO_SEARCH)
         target = wt[pygit2.Oid(hex=new)].peel(pygit2.Tree)  # checkout needs wt's own object
 
         def move() -> None:

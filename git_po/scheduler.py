@@ -383,6 +383,8 @@ class Orchestrator:
         return time.monotonic() < self.cooldown_until
 
     def _ready(self) -> list[str]:
+        if self.budget_spent:
+            return []
         now = time.monotonic()
         out = []
         for t in self.plan.tasks:
@@ -471,7 +473,7 @@ class Orchestrator:
         if (
             self.plan.verify
             and last is not None
-            and last.outcome == "complete"
+            and last.outcome == "verify-interrupted"
             and head is not None
             and last.head_after == head
         ):
@@ -495,6 +497,16 @@ class Orchestrator:
                 if st.base
                 else self.repo.read_ref(layout.base_ref(plan.name, task.id)) or head
             )
+        if path.is_dir() and self.repo.worktree_head(path) is None:
+            # a directory that is no worktree any more: keep its files, then make it again
+            self.repo.snapshot_directory(
+                path,
+                layout.wip_ref(plan.name, task.id),
+                head,
+                f"po: files of {task.id}'s broken worktree, kept before it was made again\n",
+            )
+            remove_worktree(self.repo, wname, path, self.prep.worktree_root)
+            remove_worktree(self.repo, wname, None, self.prep.worktree_root)
         if not path.is_dir():
             if wname in self.repo.worktree_names():
                 # its directory was deleted by hand: drop the stale entry, make it again
@@ -729,6 +741,25 @@ class Orchestrator:
         tip = self.repo.read_ref(branch_ref)
         prog = self._progress(tid, tip) if tip else None
         saved: Oid | None = None
+        wip = layout.wip_ref(plan.name, tid)
+        if path is not None and path.is_dir():
+            try:
+                done = self.repo.reattach_worktree(path, branch_ref, wip)
+            except PoError:
+                # not a worktree any more (its .git entry is gone): keep its files, as files
+                saved = self.repo.snapshot_directory(
+                    path,
+                    wip,
+                    tip,
+                    f"po: files left in {tid}'s broken worktree after attempt {attempt.number}\n",
+                )
+                attempt.reason = "its worktree was broken (no .git); its files are kept in wip"
+                path = None
+            else:
+                if done:
+                    attempt.reason = done
+                    tip = self.repo.read_ref(branch_ref)
+                    prog = self._progress(tid, tip) if tip else None
         if path is not None and path.is_dir():
             terminal = prog is not None and prog.kind in (Kind.COMPLETE, Kind.BLOCKED, Kind.NEEDS)
             trailers = (
@@ -742,7 +773,7 @@ class Orchestrator:
                         path,
                         f"po: uncommitted work left by {tid} after attempt "
                         f"{attempt.number}\n\n{trailers}",
-                        snapshot_ref=layout.wip_ref(plan.name, tid),
+                        snapshot_ref=wip,
                         before_ref_update=lambda: faults.point("during-autosave"),
                     )
                 else:
@@ -922,7 +953,8 @@ class Orchestrator:
         )
         box: dict[str, object] = {}
         timeout = task.timeout or 3600.0
-        repo, plan, root = self.repo, self.plan.name, self.prep.worktree_root
+        # the thread gets its own handle: a pygit2 repository is not for two threads at once
+        repo, plan, root = self.repo.reopen(), self.plan.name, self.prep.worktree_root
         stop = self.stop  # Ctrl-C stops the verify command too
 
         def work() -> None:
@@ -961,6 +993,8 @@ class Orchestrator:
                 tail = stored.output_tail
             elif isinstance(box.get("error"), Interrupted):
                 # stopped by Ctrl-C: verify again when the run is resumed
+                if st.attempts:
+                    st.attempts[-1].outcome = "verify-interrupted"
                 self._set(tid, State.INTERRUPTED, "interrupted", reason="stopped during verify")
                 continue
             else:
@@ -998,7 +1032,10 @@ class Orchestrator:
         for tid, st in waiting.items():
             other = st.waiting_on
             assert other is not None
-            if other not in self.plan.ids or other == tid:
+            if other == tid:
+                self._set(tid, State.BLOCKED, "blocked", reason=f"needs itself ({st.reason})")
+                continue
+            if other not in self.plan.ids:
                 self._set(tid, State.BLOCKED, "blocked", reason=f"needs unknown task {other!r}")
                 continue
             if tid in self.plan.graph.ancestors.get(other, frozenset()):
@@ -1009,10 +1046,31 @@ class Orchestrator:
                     reason=f"needs {st.reason}, but {other} depends on {tid}",
                 )
                 continue
+            if attached_pid(self.repo, self.plan.name, tid) is not None:
+                continue  # someone is at work in that worktree: deliver afterwards
             otip = self.repo.read_ref(layout.branch_ref(self.plan.name, other))
             ost = self.states[other]
+            mine = self.repo.read_ref(layout.branch_ref(self.plan.name, tid))
             if otip is not None and self._arrived(tid, other, otip, st.waiting_tip):
-                self._deliver(tid, other, otip)
+                try:
+                    self._deliver(tid, other, otip)
+                except PoError as exc:
+                    self._set(
+                        tid, State.BLOCKED, "blocked", reason=f"could not deliver {other}: {exc}"
+                    )
+            elif (
+                ost.state is State.COMPLETE
+                and otip is not None
+                and mine is not None
+                and self.repo.is_ancestor(otip, mine)
+            ):
+                self._set(
+                    tid,
+                    State.BLOCKED,
+                    "blocked",
+                    reason=f"needs {st.reason}, but {other} is complete and all its work is "
+                    "already on this branch",
+                )
             elif ost.state in (State.FAILED, State.SKIPPED, State.INTERRUPTED):
                 self._set(
                     tid,
@@ -1132,14 +1190,16 @@ class Orchestrator:
 
     def _check_budget(self) -> None:
         limit = self.plan.budget_usd
-        if limit is None or self.budget_spent:
+        if limit is None:
             return
         spent = sum(s.cost_usd for s in self.states.values())
         spent += sum(w.reader.summary.cost_usd or 0.0 for w in self.workers.values())
-        if spent >= limit:
+        if spent >= limit and not self.budget_spent:
             self.budget_spent = True
             for w in self.workers.values():
                 w.request_stop("budget")
+        if self.budget_spent:
+            # also tasks that became pending since (a retry, an answer, a delivery)
             for tid, st in self.states.items():
                 if st.state is State.PENDING:
                     self._set(

@@ -207,7 +207,10 @@ class StateStore:
             ev["reason"] = st.reason
         if detail:
             ev.update({k: v for k, v in detail.items() if v is not None})
-        for attempt in range(50):
+        deadline = time.monotonic() + 60
+        attempt = 0
+        while True:
+            attempt += 1
             tip = self._tips[st.task]
             seq = len(self.repo.list_tree(tip, "events")) + 1 if tip else 1
             files = {
@@ -220,9 +223,10 @@ class StateStore:
                 )
                 return st
             except StateConflict:
+                if time.monotonic() > deadline:
+                    raise StateConflict(f"{ref} kept moving for a minute; gave up") from None
                 self._tips[st.task] = self.repo.read_ref(ref)
-                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-        raise StateConflict(f"{ref} keeps moving; gave up after 50 attempts")
+                time.sleep(random.uniform(0, min(0.05, 0.002 * attempt)))
 
 
 @dataclass

@@ -67,11 +67,22 @@ def archive_run(repo: Repo, plan: str, run: int, root: Path) -> int:
         task = wname.split("+", 2)[2]
         path = worktree_path(gitdir)
         if path is not None and path.is_dir():
-            repo.save_worktree(
-                path,
-                f"po: uncommitted work of {plan}/{task} kept when the plan was started again\n",
-                snapshot_ref=layout.wip_ref(plan, task),
-            )
+            wip = layout.wip_ref(plan, task)
+            branch_tip = repo.read_ref(layout.branch_ref(plan, task))
+            head = repo.worktree_head(path)
+            if head is None:  # not a worktree any more: keep its files as files
+                repo.snapshot_directory(
+                    path, wip, branch_tip, f"po: files of {plan}/{task}'s broken worktree\n"
+                )
+            else:
+                if branch_tip is None or not repo.is_ancestor(head, branch_tip):
+                    # commits on a detached HEAD: only this worktree holds them
+                    repo.keep_reachable(wip, head, f"po: HEAD of {plan}/{task} kept\n")
+                repo.save_worktree(
+                    path,
+                    f"po: uncommitted work of {plan}/{task} kept when the plan was started again\n",
+                    snapshot_ref=wip,
+                )
         remove_worktree(repo, wname, path, root)
     # 2. move the refs
     moves: list[tuple[str, str]] = []
