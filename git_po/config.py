@@ -8,7 +8,7 @@ from pathlib import Path
 
 from git_po import layout
 from git_po.errors import UsageError
-from git_po.plan import parse_duration
+from git_po.plan import AGENTS, PERMISSION_MODES, parse_duration
 from git_po.repo import Repo
 
 KEYS = {
@@ -45,22 +45,45 @@ _NUMERIC = {"retries": int, "max_turns": int, "budget_usd": float}
 
 
 def plan_fallbacks(repo: Repo) -> dict[str, object]:
-    """[defaults] values from git config, typed as a plan would write them.
-
-    A value that does not convert is passed on as text, so plan validation reports it."""
+    """[defaults] values from git config, typed and checked as a plan's would be; a bad value
+    is reported against its git config key (exit 2), not against the plan file."""
     out: dict[str, object] = {}
     for key, cfg in PLAN_FALLBACKS.items():
         raw = repo.config(cfg)
         if raw is None:
             continue
+        value = raw.strip()
         conv = _NUMERIC.get(key)
-        if conv is not None:
+        problem: str | None = None
+        if key in ("timeout", "idle_timeout"):
+            seconds = parse_duration(value)
+            if seconds is None:
+                problem = 'is not a duration (seconds, or e.g. "90s", "45m", "1h30m")'
+            out[key] = seconds
+        elif conv is not None:
             try:
-                out[key] = conv(raw)
+                number = conv(value)
             except ValueError:
-                out[key] = raw
+                number = -1
+            minimum = 0 if key == "retries" else (1 if key == "max_turns" else 0)
+            if number < minimum or (key == "budget_usd" and not 0 < number < float("inf")):
+                problem = "is not a " + (
+                    "positive number" if key == "budget_usd" else f"whole number >= {minimum}"
+                )
+            out[key] = number
+        elif key == "permission_mode" and value not in PERMISSION_MODES:
+            problem = f"is not one of {', '.join(PERMISSION_MODES)}"
+        elif key == "agent" and value not in AGENTS:
+            problem = f"is not one of {', '.join(AGENTS)}"
+        elif key == "model" and (not value or value.startswith("-")):
+            problem = "is not a model name"
         else:
-            out[key] = raw
+            out[key] = value
+        if problem:
+            raise UsageError(
+                f"git config {cfg} = {raw!r} {problem}",
+                hint=f"fix it with: git config {cfg} <value>, or git config --unset {cfg}",
+            )
     return out
 
 

@@ -66,7 +66,7 @@ permission_mode = "acceptEdits"
 allowed_tools = ["Bash(git *)", "Edit", "Write", "Read"]
 timeout = "30m"           # a whole attempt
 idle_timeout = "10m"      # no output and no new commit for this long
-budget_usd = 2.0          # per attempt, claude --max-budget-usd
+budget_usd = 2.0          # per task, across its attempts (each gets what remains)
 # model = "sonnet"
 
 [tasks.overview]

@@ -296,7 +296,7 @@ class AttemptLog:
         return " · ".join(parts)
 
     def stderr_path(self) -> Path:
-        return self.path.with_suffix(".stderr")
+        return self.path.with_name(self.path.name + ".stderr")
 
 
 def read_state(repo: Repo, ref: TaskRef) -> TaskState | None:
@@ -307,11 +307,14 @@ def find_attempt(repo: Repo, ref: TaskRef, number: int | None) -> AttemptLog:
     """The attempt asked for (default: the last), with its transcript path."""
     st = read_state(repo, ref)
     if st is None or not st.attempts:
-        state = st.state.value if st else State.PENDING.value
-        raise NotFound(
-            f"task {ref} has no attempt yet (it is {state})",
-            hint=f"follow it once it starts: git po logs --follow {ref}",
-        )
+        state = st.state if st else State.PENDING
+        if state in (State.PENDING, State.RUNNING):
+            raise NotFound(
+                f"task {ref} has no attempt yet (it is {state.value})",
+                hint=f"follow it once it starts: git po logs --follow {ref}",
+            )
+        why = f": {st.reason}" if st and st.reason else ""
+        raise NotFound(f"task {ref} never ran (it is {state.value}{why})")
     if number is None:
         attempt = st.attempts[-1]
     else:
