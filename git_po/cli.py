@@ -467,18 +467,18 @@ def stop_cmd(task: str, plan: str | None) -> None:
 @click.option(
     "--interval",
     type=click.FloatRange(min=0.1),
-    default=2.0,
-    show_default=True,
     metavar="SECONDS",
-    help="Seconds between refreshes with --watch.",
+    help="Seconds between refreshes with --watch (default 2).",
 )
 @_boundary
-def status_cmd(plan: str | None, as_json: bool, watch: bool, interval: float) -> None:
+def status_cmd(plan: str | None, as_json: bool, watch: bool, interval: float | None) -> None:
     """Show each task of PLAN: state, checkpoints, last protocol subject, reason, attempts,
     cost, age. Reads only refs and branches. With no PLAN and several plans, lists them."""
+    if interval is not None and not watch:
+        raise UsageError("--interval applies to --watch", hint="git po status --watch --interval 5")
     repo = _open_repo()
     if watch:
-        _watch(repo, lookup.resolve_plan(repo, plan), interval, as_json)
+        _watch(repo, lookup.resolve_plan(repo, plan), interval or 2.0, as_json)
         return
     if plan is None:
         plans = list_plans(repo)
