@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from git_po.errors import NotFound
-from git_po.local import pid_alive
+from git_po.local import RunLock, pid_alive
 from git_po.lookup import TaskRef
 from git_po.repo import Repo
 from git_po.state import Attempt, State, StateStore, TaskState
@@ -399,6 +399,13 @@ def wait_for_attempt(
                 return find_attempt(repo, ref, number)  # raises: it will never come
         elif st is not None and st.state.terminal:
             return find_attempt(repo, ref, number)  # raises: skipped, failed before starting
+        if RunLock(repo, ref.plan).alive_holder() is None:
+            state = st.state.value if st else State.PENDING.value
+            raise NotFound(
+                f"task {ref} has no attempt yet (it is {state}) and no orchestrator runs "
+                f"plan {ref.plan}",
+                hint=f"continue the run with: git po resume {ref.plan}",
+            )
         sleep(poll)
 
 
