@@ -45,6 +45,7 @@ class Item:
     lost: list[str] = field(default_factory=list)  # what removing it would lose
     saved: Oid | None = None  # where --force kept that (refs/po/<plan>/wip/<label>)
     note: str | None = None
+    where: str | None = None  # a kept branch is checked out there
 
 
 @dataclass
@@ -59,7 +60,8 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not any(i.action == "refused" for i in self.items) and not self.all_refused
+        """Everything asked for was removed (or would be): nothing refused or kept."""
+        return not any(i.action in ("refused", "kept") for i in self.items) and not self.all_refused
 
 
 def clean(repo: Repo, plan_name: str, options: Options) -> Report:
@@ -174,6 +176,8 @@ class _Clean:
             # the directory is gone already: only git's record of it is left
             if not dry:
                 worktrees.remove_worktree(self.repo, wname, None, self.root)
+                if self._left(wname, path, label):
+                    return
             self._add("worktree", label, str(path or wname), "would remove" if dry else "removed")
             return
         if not self._ours(wname, path, label):
@@ -187,8 +191,11 @@ class _Clean:
             return
         if label.startswith("verify+"):  # a temporary checkout for the verify command
             if not dry:
+                worktrees.remove_worktree(self.repo, wname, path, self.root, known_ours=True)
                 ref = f"refs/heads/{layout.verify_branch(self.plan, label[len('verify+') :])}"
                 verify.discard_temp_worktree(self.repo, wname, path, ref, self.root)
+                if self._left(wname, path, label):
+                    return
             self._add("worktree", label, str(path), "would remove" if dry else "removed")
             return
         head = self.repo.worktree_head(path)
@@ -211,8 +218,22 @@ class _Clean:
             saved = self.repo.keep_reachable(
                 wip, head, f"po: commits of {self.plan}/{label} kept by git po clean --force\n"
             )
-        worktrees.remove_worktree(self.repo, wname, path, self.root)
+        # _ours said it is git po's: under the root, or marked as this task's worktree
+        worktrees.remove_worktree(self.repo, wname, path, self.root, known_ours=True)
+        if self._left(wname, path, label, saved=saved):
+            return
         self._add("worktree", label, str(path), "removed", lost=lost, saved=saved)
+
+    def _left(self, wname: str, path: Path | None, label: str, *, saved: Oid | None = None) -> bool:
+        """Whether the worktree is still there after removing it; then it is reported kept."""
+        if path is not None and path.exists():
+            why = f"{path} is still there"
+        elif wname in self.repo.worktree_names():
+            why = "git's record of it could not be removed"
+        else:
+            return False
+        self._add("worktree", label, str(path or wname), "kept", saved=saved, note=why)
+        return True
 
     # -- branches --
 
@@ -223,10 +244,19 @@ class _Clean:
         tip = self.repo.read_ref(ref)
         if tip is None:
             return
-        if checked_out is not None and not (dry and self._removed_worktree(label)):
-            self._add("branch", label, name, "kept", note=f"checked out at {checked_out}")
-            return
         lost = [] if label.startswith("verify+") else self._unsafe_commits(tip, label)
+        if checked_out is not None and not (dry and self._removed_worktree(label)):
+            # never deleted, --force or not; say what deleting it would lose all the same
+            self._add(
+                "branch",
+                label,
+                name,
+                "kept",
+                lost=lost,
+                note=f"checked out at {checked_out}",
+                where=str(checked_out),
+            )
+            return
         if lost and not self.options.force:
             self._add("branch", label, name, "refused", lost=lost)
             return
@@ -283,11 +313,23 @@ class _Clean:
                 )
         if rep.all_refused:
             return
-        everything = self.repo.refs_under(mine) + [
+        branches = [
             r
             for r in self.repo.refs_under(f"refs/heads/po/{self.plan}/")
             if r != self.integration_ref
         ]
+        checked = self.repo.checked_out_branches()
+        for ref in branches:
+            where = checked.get(ref)
+            label = ref.rsplit("/", 1)[1]
+            if where is not None and not (self.options.dry_run and self._removed_worktree(label)):
+                # a checked-out branch is never deleted (someone checked it out meanwhile)
+                rep.all_refused.append(
+                    f"{ref.removeprefix('refs/heads/')} is checked out at {where}"
+                )
+        if rep.all_refused:
+            return
+        everything = self.repo.refs_under(mine) + branches
         for ref in everything:
             oid = self.repo.read_ref(ref)
             if oid is None:
@@ -311,8 +353,9 @@ class _Clean:
         lost: list[str] | None = None,
         saved: Oid | None = None,
         note: str | None = None,
+        where: str | None = None,
     ) -> None:
-        self.report.items.append(Item(what, label, name, action, lost or [], saved, note))
+        self.report.items.append(Item(what, label, name, action, lost or [], saved, note, where))
 
 
 def report_text(report: Report) -> str:
@@ -322,6 +365,8 @@ def report_text(report: Report) -> str:
         lines.append(f"  {i.action} {i.what} {i.name}" + (f" ({i.note})" if i.note else ""))
         if i.action == "refused" and i.lost:
             lines.append("    it would lose:")
+        elif i.action == "kept" and i.lost:
+            lines.append("    deleting it would lose:")
         for line in i.lost:
             lines.append(f"      {line}")
         if i.saved:
@@ -340,13 +385,28 @@ def report_text(report: Report) -> str:
 def report_hint(report: Report) -> str | None:
     if report.ok:
         return None
-    if all(i.action != "refused" for i in report.items):  # only --all was refused
+    if any(i.action == "refused" for i in report.items):
         return (
-            f"see what is missing with: git log <ref> --not {report.branch}; integrate it, or, "
-            "if you do not need it, delete that ref (git update-ref -d <ref>) and run "
-            "clean --all again"
+            f"integrate first (git po integrate {report.plan}), or use --force to keep the work "
+            f"under refs/po/{report.plan}/wip/ and remove the rest"
+        )
+    where = sorted({i.where for i in report.items if i.action == "kept" and i.where})
+    if where:
+        work = any(i.lost for i in report.items if i.action == "kept")
+        return (
+            f"a checked-out branch is never deleted: switch {', '.join(where)} to another "
+            "branch, then run clean again"
+            + (f" (integrate its work first: git po integrate {report.plan})" if work else "")
+        )
+    if any(i.action == "kept" for i in report.items):
+        return "see why above; remove what is left yourself, or run clean again"
+    if report.tip is None:  # only --all was refused: nothing is integrated
+        return (
+            f"integrate first (git po integrate {report.plan}); if the work was integrated "
+            "into another branch, name it with --branch"
         )
     return (
-        f"integrate first (git po integrate {report.plan}), or use --force to keep the work "
-        f"under refs/po/{report.plan}/wip/ and remove the rest"
+        f"see what is missing with: git log <ref> --not {report.branch}; integrate it, or, "
+        "if you do not need it, delete that ref (git update-ref -d <ref>) and run "
+        "clean --all again"
     )

@@ -18,10 +18,11 @@ integration branch with in-process three-way merges, never in anyone's checkout.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import IO
@@ -58,6 +59,7 @@ class Kind(StrEnum):
 
 
 FAILURES = frozenset({Kind.CONFLICT, Kind.VERIFY_FAILED, Kind.UNFINISHED})
+_WOULD = frozenset({Kind.WOULD_MERGE, Kind.WOULD_RESOLVE})
 
 
 @dataclass(frozen=True)
@@ -197,10 +199,11 @@ def _df_clash(repo: Repo, ref: str) -> str | None:
 
 
 def _dirty_checkout(
-    repo: Repo, ref: str, old: Oid | None, new: Oid | None
+    repo: Repo, ref: str, old: Oid | None, new: Oid | None, *, via: Sequence[Oid] = ()
 ) -> tuple[Path | None, str]:
     """(where, what is in the way) when ref is checked out in a worktree whose files cannot
-    follow the branch: uncommitted changes, or untracked files at paths the move adds."""
+    follow the branch: uncommitted changes, or untracked files at paths the move adds (the
+    move from old through each commit of via, in order, to new)."""
     where = repo.checked_out_branches().get(ref)
     if where is None:
         return None, ""
@@ -208,7 +211,12 @@ def _dirty_checkout(
     tracked = {p: w for p, w in changes.items() if w != "untracked"}
     untracked = {p for p, w in changes.items() if w == "untracked"}
     if untracked and old is not None and new is not None:
-        untracked &= repo.changed_paths(old, new)
+        stops = [old, *via, new]
+        moved: set[str] = set()
+        for a, b in itertools.pairwise(stops):
+            if a != b:
+                moved |= repo.changed_paths(a, b)
+        untracked &= moved
     else:
         untracked = set()
     found = sorted(tracked.items()) + sorted((p, "untracked, in the way") for p in untracked)
@@ -330,20 +338,32 @@ def integrate(repo: Repo, plan_name: str, options: Options) -> Report:
     assert stored is not None
     for t in options.only:
         if t not in plan.ids:
-            raise NotFound(f"plan {plan_name!r} has no task {t!r}", hint=f"tasks: {plan.ids}")
+            raise NotFound(
+                f"plan {plan_name!r} has no task {t!r}", hint=f"tasks: {', '.join(plan.ids)}"
+            )
     branch = branch_name(repo, plan, options.branch)
     ref = f"refs/heads/{branch}"
+    start = Oid(stored.run.base)
     if options.dry_run:
-        return _Integration(repo, plan, branch, Oid(stored.run.base), options).run()
+        return _Integration(repo, plan, branch, start, options).run()
     with plan_lock(repo, plan_name):
         where, dirty = _dirty_checkout(repo, ref, None, None)
+        if where is not None and not dirty:
+            # its files follow every merge: find what is in the way of any of them (an
+            # untracked file a later merge adds) before the first one moves anything
+            tip = repo.read_ref(ref)
+            preview = _Integration(repo, plan, branch, start, replace(options, dry_run=True))
+            done = preview.run()
+            stops = [s.commit for s in done.steps if s.commit is not None and s.kind in _WOULD]
+            if tip is not None and stops:
+                where, dirty = _dirty_checkout(repo, ref, tip, stops[-1], via=stops[:-1])
         if dirty:
             raise StateConflict(
                 f"the integration branch {branch} is checked out at {where} with uncommitted "
                 f"changes ({dirty}); nothing was changed",
-                hint="commit or stash them there, or check out another branch",
+                hint="commit, stash or move them there, or check out another branch",
             )
-        return _Integration(repo, plan, branch, Oid(stored.run.base), options).run()
+        return _Integration(repo, plan, branch, start, options).run()
 
 
 class _Integration:
@@ -427,6 +447,14 @@ class _Integration:
 
     def _commit(self, tid: str, new: Oid, subject: str | None, done: Kind, would: Kind) -> Step:
         """Verify new (when the plan says so) and move the integration branch to it."""
+        if self.tip is None:
+            # the first merge creates the branch: say now (dry run too) when it cannot be
+            clash = _df_clash(self.repo, self.ref)
+            if clash is not None:
+                raise StateConflict(
+                    f"cannot create {self.branch}: {clash} exists",
+                    hint="choose another integration branch with --branch",
+                )
         if self.dry:
             self.ours = new
             return Step(tid, would, commit=new, subject=subject)
@@ -438,14 +466,33 @@ class _Integration:
             result = verify.record(self.repo, result, self.plan.name, tid)
             if not result.passed:
                 return Step(tid, Kind.VERIFY_FAILED, commit=new, subject=subject, verify=result)
-        moved = _advance(
-            self.repo,
-            self.ref,
-            self.tip,
-            new,
-            f"po: integrate {tid} of plan {self.plan.name}",
-            self.checked_out,
-        )
+        try:
+            moved = _advance(
+                self.repo,
+                self.ref,
+                self.tip,
+                new,
+                f"po: integrate {tid} of plan {self.plan.name}",
+                self.checked_out,
+            )
+        except StateConflict as exc:
+            if self.tip == self.report.before:
+                raise
+            # earlier merges of this run did move the branch (and its checkout): say so
+            assert self.tip is not None
+            moved_by = [s.task for s in self.report.steps if s.kind in (Kind.MERGED, Kind.RESOLVED)]
+            raise StateConflict(
+                f"{exc.message.removesuffix('; nothing was changed')}; {tid} was not "
+                f"integrated, but {', '.join(moved_by)} "
+                f"{'was' if len(moved_by) == 1 else 'were'}: "
+                f"{self.branch} is now at {self.tip[:12]}"
+                + (
+                    f" and its checkout at {self.report.updated_checkout} was updated"
+                    if self.report.updated_checkout is not None
+                    else ""
+                ),
+                hint=exc.hint,
+            ) from None
         if moved is not None:
             self.report.updated_checkout = moved
         self.tip = self.ours = new
@@ -525,6 +572,8 @@ class _Integration:
             if where is not None and where.is_dir() and self.repo.worktree_changes(where):
                 return f"kept {where}: it holds uncommitted changes"
             remove_worktree(self.repo, wname, where or path, self.root)
+            if where is not None and where.exists():
+                return f"kept {where}: it is outside git po's worktree root {self.root}"
         ref = f"refs/heads/{layout.resolve_branch(self.plan.name, tid)}"
         with contextlib.suppress(RefRace):
             if self.repo.read_ref(ref) == res and not self.repo.checked_out_branches().get(ref):
@@ -665,7 +714,9 @@ def resolve(
     plan = stored_plan(repo, plan_name)
     assert stored is not None
     if tid not in plan.ids:
-        raise NotFound(f"plan {plan_name!r} has no task {tid!r}", hint=f"tasks: {plan.ids}")
+        raise NotFound(
+            f"plan {plan_name!r} has no task {tid!r}", hint=f"tasks: {', '.join(plan.ids)}"
+        )
     integ = branch_name(repo, plan, branch)
     with plan_lock(repo, plan_name):
         repo.relax_object_checks()

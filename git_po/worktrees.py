@@ -20,11 +20,14 @@ def worktree_path(gitdir: Path) -> Path | None:
     return Path(text).parent.resolve()
 
 
-def remove_worktree(repo: Repo, wname: str, path: Path | None, root: Path) -> None:
-    """Remove a task worktree: its directory only if git po created it (under root), and its
-    administrative files once the directory is gone. Callers save its work first."""
+def remove_worktree(
+    repo: Repo, wname: str, path: Path | None, root: Path, *, known_ours: bool = False
+) -> None:
+    """Remove a task worktree: its directory only if git po created it (under root, or
+    known_ours: the caller has checked that it is git po's, say by its marker, wherever it is),
+    and its administrative files once the directory is gone. Callers save its work first."""
     root = root.resolve()
-    if path is not None and path.is_dir() and root in path.resolve().parents:
+    if path is not None and path.is_dir() and (known_ours or root in path.resolve().parents):
         shutil.rmtree(path)
     gitdir = repo.worktree_gitdir(wname)
     if gitdir.is_dir() and (path is None or not path.exists()):
