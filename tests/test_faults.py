@@ -632,13 +632,13 @@ def test_an_adopted_worker_that_exits_unreaped_is_seen_to_end(repo: Path, tmp_pa
     script: Script = [
         {"write": "t.txt", "content": "t\n"},
         {"commit": "[CHECKPOINT] t"},
-        {"sleep": 1},
+        {"sleep": 3},  # long enough to outlive its orchestrator and be adopted, even under load
         COMPLETE,
     ]
     env = fake_env(tmp_path, {"t": script})
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", REAPER, str(plan), "5"],
+            [sys.executable, "-c", REAPER, str(plan), "20"],
             cwd=repo,
             env=po_env(env),
             capture_output=True,

@@ -412,7 +412,7 @@ def test_stop_interrupts_a_running_task_saves_its_work_and_the_run_goes_on(
     proc = spawn_po(repo, "start", str(plan), "--no-live", env=env)
     try:
         wait_for("t's draft", (worktree_of(repo, "halt", "t") / "draft.txt").exists)
-        assert ref_state(repo, "halt", "t") == "running"
+        wait_for("t to be running", lambda: ref_state(repo, "halt", "t") == "running")
         # a running task cannot be retried
         assert run_po(repo, "retry", "t", env=env).code == 5
 
