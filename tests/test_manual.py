@@ -58,6 +58,9 @@ def test_git_help_po_shows_the_installed_manual(wheel: Path, tmp_path: Path) -> 
             "install",
             "-q",
             "--no-deps",
+            # never touch the git po installed in the environment running the tests (without
+            # this, pip uninstalls it before installing into the other prefix)
+            "--ignore-installed",
             "--prefix",
             str(prefix),
             str(wheel),
@@ -68,6 +71,8 @@ def test_git_help_po_shows_the_installed_manual(wheel: Path, tmp_path: Path) -> 
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
+    # the git po of the environment running the tests is still installed
+    assert "Attempting uninstall" not in proc.stdout + proc.stderr
     page = prefix / "share" / "man" / "man1" / "git-po.1"
     assert page.is_file()
     env = {k: v for k, v in os.environ.items() if k not in ("MANPATH", "MANOPT")}
