@@ -108,7 +108,10 @@ def attached(session: Session) -> Iterator[None]:
     marker = session.marker
     marker.parent.mkdir(parents=True, exist_ok=True)
     tmp = marker.with_name(f".{marker.name}.{os.getpid()}.tmp")
-    tmp.write_text(f"pid {os.getpid()} since {now_iso()}\n")
+    # the process start time tells a reused pid apart after a crash or a reboot
+    tmp.write_text(
+        f"pid {os.getpid()} since {now_iso()} start {local.process_start(os.getpid()) or ''}\n"
+    )
     tmp.replace(marker)
     try:
         yield

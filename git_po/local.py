@@ -178,7 +178,8 @@ def attached_pid(repo: Repo, plan: str, task: str) -> int | None:
         pid = int(text[1])
     except (OSError, IndexError, ValueError):
         return None
-    return pid if pid_alive(pid) else None
+    start = text[text.index("start") + 1] if "start" in text[:-1] else None
+    return pid if pid_alive(pid, start) else None
 
 
 @dataclass(frozen=True)
