@@ -63,7 +63,9 @@ def test_attach_resumes_the_session_in_the_worktree(repo: Path, tmp_path: Path) 
         f"fake claude 2.1.197: resumed session {task['session_id']} in {task['worktree']}"
     )
     assert "claude: you said 'hello worker'" in out
-    assert re.fullmatch(r"pid \d+ since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", out[2])  # meanwhile
+    assert re.fullmatch(
+        r"pid \d+ since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ start \d+", out[2]
+    )  # meanwhile
     assert out[-1] == "fake claude: bye"
     assert not marker.exists()  # and gone afterwards
     assert f"attaching to p/a (session {task['session_id']})" in proc.stderr
