@@ -273,7 +273,8 @@ def fault_scripts(tmp_path: Path) -> dict[str, Script]:
             {"commit": "[CHECKPOINT] a: a1"},
             cm,
             {"write": "a2.txt", "content": FILES["a2.txt"]},
-            {"sleep": 0.6},
+            # long enough to outlive its orchestrator until resume adopts it, even under load
+            {"sleep": 2.5},
             {"commit": "[COMPLETE] a done"},
             cm,
             {"write": "a-left.txt", "content": FILES["a-left.txt"]},
