@@ -175,13 +175,22 @@ class Repo:
         return sorted(n for n in self._r.references if n.startswith(prefix))
 
     def create_ref(self, name: str, oid: Oid, message: str) -> None:
-        """Create a ref that must not exist yet (CAS against absence)."""
+        """Create a ref that must not exist yet: a compare-and-swap against absence.
+
+        libgit2's create-if-absent checks for the ref before it takes the ref's lock, so two
+        creators can both succeed, the second silently replacing the first; here the absence is
+        checked while holding the lock, in a reference transaction."""
+        target = pygit2.Oid(hex=oid)
+
+        def create() -> None:
+            with self._r.transaction() as tx:
+                tx.lock_ref(name)
+                if self.read_ref(name) is not None:
+                    raise RefRace(f"{name} already exists")
+                tx.set_target(name, target, message=message)
+
         try:
-            _retry_locked(
-                lambda: self._r.create_reference_direct(
-                    name, pygit2.Oid(hex=oid), False, message=message
-                )
-            )
+            _retry_locked(create)
         except pygit2.AlreadyExistsError:
             raise RefRace(f"{name} already exists") from None
         except ValueError as exc:
