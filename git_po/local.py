@@ -28,23 +28,24 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def process_start(pid: int) -> str | None:
-    """The kernel's start time of pid (clock ticks since boot), or None if it is gone."""
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name ([] if pid is gone)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return None
+        return []
     # the command name may hold spaces and parentheses: split after the last ')'
-    fields = stat[stat.rfind(")") + 2 :].split()
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def process_start(pid: int) -> str | None:
+    """The kernel's start time of pid (clock ticks since boot), or None if it is gone."""
+    fields = _stat_fields(pid)
     return fields[19] if len(fields) > 19 else None
 
 
 def _zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = stat[stat.rfind(")") + 2 :].split()
+    fields = _stat_fields(pid)
     return bool(fields) and fields[0] in ("Z", "X")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, git, run_po
-from tests.test_docs import _ZSH_CAPTURE, BASH, FISH, ZSH, Complete
+from tests.test_docs import BASH, FISH, ZSH, Complete, zsh_completer
 from tests.test_docs import bash_complete as bash_complete  # a fixture
 
 
@@ -79,25 +79,7 @@ def test_bash_completes_plan_slash_task_with_several_plans(
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
 def test_zsh_completes_tasks_and_plans(two_plans: Path, tmp_path: Path) -> None:
-    fpath = tmp_path / "zfunc"
-    fpath.mkdir()
-    shutil.copy(ZSH, fpath / "_git-po")
-    script = tmp_path / "capture.zsh"
-    script.write_text(
-        _ZSH_CAPTURE.replace("$FPATH_DIR", str(fpath)).replace("$DUMP", str(tmp_path / "zdump"))
-    )
-
-    def complete(line: str) -> set[str]:
-        proc = subprocess.run(
-            ["zsh", "-f", str(script), line],
-            cwd=two_plans,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
-        return {w.strip("\r") for w in proc.stdout.splitlines() if w.strip("\r")}
+    complete = zsh_completer(tmp_path, two_plans)
 
     assert complete("git po logs ") == {
         "api",

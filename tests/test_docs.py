@@ -606,8 +606,8 @@ return 2
 """
 
 
-@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
-def test_zsh_completes_git_po(po_repo: Path, tmp_path: Path) -> None:
+def zsh_completer(tmp_path: Path, cwd: Path) -> Callable[[str], set[str]]:
+    """Complete a command line with the real zsh and completions/git-po.zsh, in cwd."""
     fpath = tmp_path / "zfunc"
     fpath.mkdir()
     shutil.copy(ZSH, fpath / "_git-po")
@@ -619,7 +619,7 @@ def test_zsh_completes_git_po(po_repo: Path, tmp_path: Path) -> None:
     def complete(line: str) -> set[str]:
         proc = subprocess.run(
             ["zsh", "-f", str(script), line],
-            cwd=po_repo,
+            cwd=cwd,
             capture_output=True,
             text=True,
             timeout=60,
@@ -627,6 +627,13 @@ def test_zsh_completes_git_po(po_repo: Path, tmp_path: Path) -> None:
         )
         assert proc.returncode == 0, proc.stderr
         return {w.strip("\r") for w in proc.stdout.splitlines() if w.strip("\r")}
+
+    return complete
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_completes_git_po(po_repo: Path, tmp_path: Path) -> None:
+    complete = zsh_completer(tmp_path, po_repo)
 
     assert complete("git po ") == set(commands())
     assert complete("git po status ") == {"shop", "web"}
