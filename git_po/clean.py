@@ -88,6 +88,7 @@ class _Clean:
         self.ids = ids
         self.options = options
         self.root = config.worktree_root(repo).resolve()
+        self.roots = config.worktree_roots(repo)
         self.integration_ref = f"refs/heads/{branch}"
         tip = repo.read_ref(self.integration_ref)
         self.report = Report(plan, branch, tip, options.dry_run)
@@ -160,7 +161,7 @@ class _Clean:
             resolved = path.resolve()
         except OSError:
             return False
-        if self.root in resolved.parents:
+        if any(root in resolved.parents for root in self.roots):
             return True
         marker = self.repo.worktree_gitdir(wname) / layout.MARKER_FILE
         try:

@@ -6,15 +6,18 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import platformdirs
+
 from git_po import layout
-from git_po.errors import UsageError
+from git_po.errors import PoError, UsageError
 from git_po.plan import AGENTS, PERMISSION_MODES, parse_duration
 from git_po.repo import Repo
 
 KEYS = {
     "po.maxWorkers": "most workers running at once (plan max_workers and --max-workers win)",
     "po.claudePath": "the claude executable (--claude wins); default: claude on PATH",
-    "po.worktreeDir": "where task worktrees go; default: <git common dir>/po/worktrees",
+    "po.worktreeDir": "where task worktrees go; default: a per-user data directory "
+    "(~/.local/share/git-po/worktrees/<repo>-<hash>)",
     "po.stopGrace": "seconds between SIGTERM and SIGKILL when stopping a worker; default 10",
     "po.agent": "agent for tasks whose plan names none (claude, shell)",
     "po.model": "claude --model for tasks whose plan sets none",
@@ -140,14 +143,32 @@ def seconds(repo: Repo, key: str, default: float) -> float:
     return value
 
 
+def data_dir() -> Path:
+    """git po's per-user data directory ($XDG_DATA_HOME/git-po, ~/Library/Application
+    Support/git-po on macOS)."""
+    return platformdirs.user_data_path("git-po", appauthor=False)
+
+
 def worktree_root(repo: Repo) -> Path:
+    """Where task worktrees go: po.worktreeDir, else a per-user data directory keyed by the
+    repository (never under .git, where Claude Code refuses every edit, nor in your tree)."""
     raw = repo.config("po.worktreeDir")
     if not raw:
-        return layout.default_worktree_root(repo.common_dir)
+        try:
+            workdir: Path | None = repo.main_workdir()
+        except PoError:
+            workdir = None
+        return layout.default_worktree_root(data_dir(), repo.common_dir, workdir)
     p = Path(os.path.expanduser(raw))
     if not p.is_absolute():
         p = repo.main_workdir() / p
     return p
+
+
+def worktree_roots(repo: Repo) -> tuple[Path, ...]:
+    """Every root whose worktrees are git po's: the current one and the pre-0.2 location."""
+    roots = [worktree_root(repo), layout.legacy_worktree_root(repo.common_dir)]
+    return tuple(dict.fromkeys(r.resolve() for r in roots))
 
 
 # --- listing: `git po config` ---------------------------------------------------------------
@@ -156,7 +177,7 @@ def worktree_root(repo: Repo) -> Path:
 DEFAULTS = {
     "po.maxWorkers": "3",
     "po.claudePath": "claude (on PATH)",
-    "po.worktreeDir": "<git common dir>/po/worktrees",
+    "po.worktreeDir": "~/.local/share/git-po/worktrees/<repo>-<hash>",
     "po.stopGrace": "10",
     "po.agent": "claude",
     "po.model": "(claude's own default)",

@@ -3,6 +3,8 @@ dir. One place, so the README's ref layout and the code cannot drift apart."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 PO_REFS = "refs/po/"
@@ -54,8 +56,38 @@ def transcript_path(common_dir: Path, plan: str, task: str, attempt: int, suffix
     return plan_dir(common_dir, plan) / "transcripts" / task / f"attempt-{attempt}{suffix}"
 
 
-def default_worktree_root(common_dir: Path) -> Path:
+def legacy_worktree_root(common_dir: Path) -> Path:
+    """Where worktrees went before 0.2: under the git dir, where Claude Code refuses every file
+    edit (a `.git` path component is "sensitive"). Still recognised as git po's own."""
     return private_dir(common_dir) / "worktrees"
+
+
+def repository_key(common_dir: Path, workdir: Path | None) -> str:
+    """A folder name for a repository in a per-user directory: readable (the working tree's
+    name) and unique per clone (a hash of the common dir's real path)."""
+    real = str(common_dir.resolve())
+    digest = hashlib.sha256(real.encode()).hexdigest()[:10]
+    stem = (workdir.name if workdir is not None else common_dir.name) or "repo"
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-")[:40] or "repo"
+    return f"{stem}-{digest}"
+
+
+def default_worktree_root(data_dir: Path, common_dir: Path, workdir: Path | None) -> Path:
+    """Task worktrees by default: a per-user data directory keyed by the repository, outside
+    every `.git` directory and outside the user's working tree."""
+    return data_dir / "worktrees" / repository_key(common_dir, workdir)
+
+
+# a file in a repository's worktree root that names the repository it belongs to
+ROOT_OWNER_FILE = "repository"
+
+
+def sensitive_component(path: Path) -> str | None:
+    """The path component that makes Claude Code refuse file edits under path, if any."""
+    for part in path.parts:
+        if part in (".git", ".claude"):
+            return part
+    return None
 
 
 def worktree_path(root: Path, plan: str, task: str) -> Path:

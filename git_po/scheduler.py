@@ -46,7 +46,13 @@ from git_po.state import (
 )
 from git_po.supervisor import Worker, adopt
 from git_po.supervisor import start as start_worker
-from git_po.worktrees import archive_run, free_run_number, leftovers, remove_worktree
+from git_po.worktrees import (
+    archive_run,
+    free_run_number,
+    leftovers,
+    prepare_root,
+    remove_worktree,
+)
 
 __all__ = [
     "Observer",
@@ -511,6 +517,7 @@ class Orchestrator:
             if wname in self.repo.worktree_names():
                 # its directory was deleted by hand: drop the stale entry, make it again
                 remove_worktree(self.repo, wname, None, self.prep.worktree_root)
+            prepare_root(self.prep.worktree_root, self.repo.common_dir)
             self.repo.add_worktree(wname, path, branch)
             faults.point("after-worktree")
         hookinstall.mark_worktree(self.repo, wname, plan.name, task.id)

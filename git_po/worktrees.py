@@ -3,6 +3,7 @@ keeping an earlier run's branches and work when a plan is started again."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -26,12 +27,26 @@ def remove_worktree(
     """Remove a task worktree: its directory only if git po created it (under root, or
     known_ours: the caller has checked that it is git po's, say by its marker, wherever it is),
     and its administrative files once the directory is gone. Callers save its work first."""
-    root = root.resolve()
-    if path is not None and path.is_dir() and (known_ours or root in path.resolve().parents):
+    roots = (root.resolve(), layout.legacy_worktree_root(repo.common_dir).resolve())
+    if (
+        path is not None
+        and path.is_dir()
+        and (known_ours or any(r in path.resolve().parents for r in roots))
+    ):
         shutil.rmtree(path)
     gitdir = repo.worktree_gitdir(wname)
     if gitdir.is_dir() and (path is None or not path.exists()):
         shutil.rmtree(gitdir)
+
+
+def prepare_root(root: Path, common_dir: Path) -> None:
+    """Create a worktree root, naming in it the repository it belongs to (for people looking
+    at a per-user directory full of them, and for `git po doctor`)."""
+    root.mkdir(parents=True, exist_ok=True)
+    owner = root / layout.ROOT_OWNER_FILE
+    if not owner.exists():
+        with contextlib.suppress(OSError):
+            owner.write_text(f"{common_dir.resolve()}\n")
 
 
 def plan_worktrees(repo: Repo, plan: str) -> dict[str, Path]:

@@ -27,7 +27,12 @@ def sealed_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     home = tmp_path / "home"
     home.mkdir()
     for key in list(os.environ):
-        if key.startswith(_STRIP_PREFIXES) or key in ("NO_COLOR", "XDG_CONFIG_HOME", "IS_SANDBOX"):
+        if key.startswith(_STRIP_PREFIXES) or key in (
+            "NO_COLOR",
+            "XDG_CONFIG_HOME",
+            "XDG_DATA_HOME",
+            "IS_SANDBOX",
+        ):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))

@@ -286,3 +286,12 @@ __all__ = [
     "worktree_paths",
     "write_plan",
 ]
+
+
+def worktree_root(repo: Path) -> Path:
+    """Where git po puts this repository's task worktrees (by default a per-user data
+    directory keyed by the repository; this test's HOME is sealed, so it is under it)."""
+    from git_po.config import worktree_root as root_of
+    from git_po.repo import Repo
+
+    return root_of(Repo.discover(repo))

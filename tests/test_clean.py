@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import git, refs, run_po
-from tests.helpers import DIAMOND, checkout_snapshot, worktree_paths
+from tests.helpers import DIAMOND, checkout_snapshot, worktree_paths, worktree_root
 from tests.test_integrate import clash, common_dir, rev, run_plan
 
 PAIR = """
@@ -20,7 +20,7 @@ prompt = "Write b.txt."
 
 
 def worktree(repo: Path, plan: str, task: str) -> Path:
-    return common_dir(repo) / "po" / "worktrees" / plan / task
+    return worktree_root(repo) / plan / task
 
 
 def test_clean_refuses_unmerged_commits_then_removes_integrated_work(

@@ -323,8 +323,10 @@ def test_man_page_ref_layout_matches_layout_module() -> None:
     ):
         assert ref in text, ref
     common = Path("/C")
+    root = layout.default_worktree_root(Path("/D/git-po"), common, None)
+    assert "git-po/worktrees/<repo>-<hash>/" in text
+    assert layout.worktree_path(root, p, t).relative_to(root).as_posix() in text
     for path in (
-        layout.default_worktree_root(common) / p / t,
         layout.transcript_path(common, p, t, 0, ".jsonl"),
         layout.plan_dir(common, p) / "lock",
         layout.hooks_dir(common),

@@ -41,6 +41,7 @@ from tests.helpers import (
     task_state,
     tasks_by_id,
     wait_for,
+    worktree_root,
     write_plan,
 )
 
@@ -72,7 +73,7 @@ def common_dir(repo: Path) -> Path:
 
 
 def worktree_of(repo: Path, plan: str, task: str) -> Path:
-    return common_dir(repo) / "po" / "worktrees" / plan / task
+    return worktree_root(repo) / plan / task
 
 
 def marks_path(tmp_path: Path) -> Path:

@@ -23,6 +23,7 @@ from tests.helpers import (
     tasks_by_id,
     tree_files,
     worktree_paths,
+    worktree_root,
     write_plan,
 )
 
@@ -196,7 +197,7 @@ def test_a_conflict_resolved_in_the_prepared_worktree_is_picked_up(
 
     res = run_po(repo, "integrate", "clash", "--resolve", "right")
     assert res.code == 0, res
-    where = common_dir(repo) / "po" / "worktrees" / "clash" / "resolve+right"
+    where = worktree_root(repo) / "clash" / "resolve+right"
     assert f"at {where}" in res.out
     assert "branch po/clash/resolve+right" in res.out
     assert "shared.txt — changed on both sides; last touched by left" in res.out
@@ -260,7 +261,7 @@ def test_resolve_with_agent_runs_claude_in_the_worktree_with_both_sides(
     assert res.code == 0, res
     assert "resolved and committed on po/clash/resolve+right" in res.out
     [call] = claude_log(resolver)
-    where = common_dir(repo) / "po" / "worktrees" / "clash" / "resolve+right"
+    where = worktree_root(repo) / "clash" / "resolve+right"
     assert Path(call["cwd"]) == where
     prompt = call["prompt"]
     assert "shared.txt" in prompt and "last touched by left" in prompt

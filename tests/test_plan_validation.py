@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PoResult, git, refs, run_po
+from tests.helpers import worktree_root
 
 PLAN = "plan.toml"
 A = '[tasks.a]\nprompt = "do a"\n'  # a valid task, two lines
@@ -325,6 +326,7 @@ def _snapshot(repo: Path) -> tuple[dict[str, str], str]:
 def _assert_untouched(repo: Path, before: tuple[dict[str, str], str]) -> None:
     assert _snapshot(repo) == before
     assert not (repo / ".git" / "po" / "worktrees").exists()
+    assert not worktree_root(repo).exists()
     assert not (repo / ".git" / "worktrees").exists()
 
 

@@ -18,6 +18,7 @@ from tests.helpers import (
     status_json,
     tasks_by_id,
     wait_for,
+    worktree_root,
     write_plan,
 )
 from tests.test_integrate import clash, common_dir, rev
@@ -119,7 +120,7 @@ def test_the_radar_warns_while_a_worker_still_runs(repo: Path, tmp_path: Path) -
         # cleaning a plan whose orchestrator runs is refused, and removes nothing
         refused = run_po(repo, "clean", "live", "--force")
         assert refused.code == 5 and "is running" in refused.err, refused
-        assert (common_dir(repo) / "po" / "worktrees" / "live" / "busy").is_dir()
+        assert (worktree_root(repo) / "live" / "busy").is_dir()
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     finally:

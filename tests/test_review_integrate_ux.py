@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import git, refs, run_po
-from tests.helpers import fake_env, start, write_plan
+from tests.helpers import fake_env, start, worktree_root, write_plan
 
 SOLO = """
 [tasks.a]
@@ -59,8 +59,7 @@ def test_clean_all_keeps_a_checked_out_task_branch_with_unmerged_work(
 def test_clean_does_not_claim_to_remove_a_worktree_it_leaves(repo: Path, tmp_path: Path) -> None:
     run_plan(repo, tmp_path, "solo", SOLO)
     assert run_po(repo, "integrate", "solo").code == 0
-    common = Path(git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir").strip())
-    old = common / "po" / "worktrees" / "solo" / "a"
+    old = worktree_root(repo) / "solo" / "a"
     assert old.is_dir()
     git(repo, "config", "po.worktreeDir", str(tmp_path / "elsewhere"))
 

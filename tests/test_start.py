@@ -41,6 +41,7 @@ from tests.helpers import (
     tree_files,
     wait_for,
     worktree_paths,
+    worktree_root,
     write_plan,
 )
 
@@ -123,12 +124,20 @@ def test_diamond_completes_and_every_bit_of_state_is_in_git(repo: Path, tmp_path
     assert pending_line_of(repo, "b") == "b: pending, waits for a"
     assert pending_line_of(repo, "d") == "d: pending, waits for b, c"
 
-    # the user's checkout is exactly as it was; worktrees live under the common git dir
+    # the user's checkout is exactly as it was; worktrees live in a per-user data directory
+    # keyed by the repository: outside .git (Claude Code refuses edits there) and the user's tree
     assert checkout_snapshot(repo) == before
     assert git(repo, "status", "--porcelain") == ""
     wts = worktree_paths(repo)
-    root = (common_dir(repo) / "po" / "worktrees" / "house").resolve()
+    root = (worktree_root(repo) / "house").resolve()
     assert sorted(p.resolve() for p in wts) == [root / t for t in "abcd"]
+    home = Path(os.environ["HOME"]).resolve()
+    assert root.is_relative_to(home / ".local" / "share" / "git-po" / "worktrees")
+    for p in wts:
+        assert ".git" not in p.resolve().parts and ".claude" not in p.resolve().parts
+        assert not p.resolve().is_relative_to(repo.resolve())
+    common = common_dir(repo).resolve()
+    assert (root.parent / "repository").read_text().strip() == str(common)
 
 
 def pending_line_of(repo: Path, task: str) -> str:
@@ -741,7 +750,7 @@ def test_plan_keys_become_claude_flags_and_the_prompt_says_what_to_do(
         assert inv["env"]["PO_TASK"] == task
         assert inv["env"]["PO_ATTEMPT"] == "1"
         assert inv["env"]["PO_BRANCH"] == f"po/flags/{task}"
-        where = (common_dir(repo) / "po" / "worktrees" / "flags" / task).resolve()
+        where = (worktree_root(repo) / "flags" / task).resolve()
         assert Path(inv["cwd"]).resolve() == where
         assert Path(inv["env"]["PO_WORKTREE"]).resolve() == where
 
@@ -981,7 +990,7 @@ def test_starting_a_finished_plan_again_keeps_the_earlier_run(repo: Path, tmp_pa
     assert len(subjects(repo, "refs/po/again/plan")) == 4
     assert git(repo, "show", "refs/po/again/plan:plan.toml") == plan.read_text()
     assert git(repo, "show", "refs/po/again/plan~2:plan.toml") != plan.read_text()
-    root = (common_dir(repo) / "po" / "worktrees" / "again").resolve()
+    root = (worktree_root(repo) / "again").resolve()
     assert sorted(p.resolve() for p in worktree_paths(repo)) == [root / t for t in "abc"]
     assert git(repo, "worktree", "prune", "--dry-run", "-v") == ""
 
@@ -1034,7 +1043,7 @@ def interrupt_run(
             "both workers to run",
             lambda: all(ref_state(repo, "stop", t) == "running" for t in ("hang", "dirty")),
         )
-        draft = common_dir(repo) / "po" / "worktrees" / "stop" / "dirty" / "draft.txt"
+        draft = worktree_root(repo) / "stop" / "dirty" / "draft.txt"
         wait_for("the draft to be written", draft.exists)
         for t in ("hang", "dirty"):
             pids[t] = int(task_state(repo, "stop", t)["attempts"][0]["pid"])
@@ -1122,7 +1131,7 @@ def test_a_run_whose_orchestrator_died_is_refused_then_restarted_without_losing_
     try:
         wait_for("the worker to run", lambda: ref_state(repo, "dead", "t") == "running")
         pid = int(task_state(repo, "dead", "t")["attempts"][0]["pid"])
-        draft = common_dir(repo) / "po" / "worktrees" / "dead" / "t" / "draft.txt"
+        draft = worktree_root(repo) / "dead" / "t" / "draft.txt"
         wait_for("the draft", draft.exists)
         proc.kill()  # the orchestrator dies without a chance to clean up
         proc.communicate()
@@ -1161,7 +1170,7 @@ def test_starting_again_refuses_to_move_a_task_branch_the_user_checked_out(
     env = fake_env(tmp_path)
     assert start(repo, plan, env=env).code == 0
     # the user takes the task's branch over to look at it in their own checkout
-    git(repo, "worktree", "remove", str(common_dir(repo) / "po" / "worktrees" / "mine" / "t"))
+    git(repo, "worktree", "remove", str(worktree_root(repo) / "mine" / "t"))
     git(repo, "checkout", "-q", "po/mine/t")
     before = refs(repo)
     snapshot = checkout_snapshot(repo)
@@ -1310,7 +1319,7 @@ def test_start_from_a_linked_worktree(repo: Path, tmp_path: Path) -> None:
     assert {t["state"] for t in status["tasks"]} == {"complete"}
     assert status["run"]["base"] == git(feature, "rev-parse", "HEAD").strip()
     assert "feature.txt" in tree_files(repo, "po/wt/d")
-    root = (common_dir(repo) / "po" / "worktrees" / "wt").resolve()
+    root = (worktree_root(repo) / "wt").resolve()
     assert {p.resolve() for p in worktree_paths(repo)} == {feature.resolve()} | {
         root / t for t in "abcd"
     }
@@ -1333,7 +1342,36 @@ def test_start_from_a_subdirectory_with_a_relative_plan_path(
 
     assert res.code == 0, res
     assert {t["state"] for t in status_json(sub, "sub")["tasks"]} == {"complete"}
-    root = (common_dir(repo) / "po" / "worktrees" / "sub").resolve()
+    root = (worktree_root(repo) / "sub").resolve()
     assert {p.resolve() for p in worktree_paths(repo)} == {root / t for t in "abcd"}
     assert list(sub.iterdir()) == []
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
+
+
+def test_a_run_begun_with_worktrees_under_git_dir_goes_on_where_it_was(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Runs started before worktrees moved out of .git keep working: the session goes on in
+    its old worktree, and clean still knows that worktree as git po's."""
+    from tests.test_faults import fast_config, launches
+    from tests.test_needs_blocked import ASK
+
+    fast_config(repo)
+    legacy = common_dir(repo) / "po" / "worktrees"
+    git(repo, "config", "po.worktreeDir", str(legacy))  # where 0.1 put them
+    plan = write_plan(tmp_path, "old", '[tasks.t]\nprompt = "Pick a database."\n')
+    env = fake_env(tmp_path, {"t": ASK})
+    assert start(repo, plan, env=env).code == 1  # blocked, waiting for an answer
+    git(repo, "config", "--unset", "po.worktreeDir")  # the new default from here on
+
+    answer = run_po(repo, "answer", "t", "SQLite.", "--no-live", env=env)
+
+    assert answer.code == 0, answer
+    first, second = launches(tmp_path, "t")
+    assert Path(second["cwd"]).resolve() == (legacy / "old" / "t").resolve()
+    assert git(repo, "show", "po/old/t:db.txt") == "chosen\n"
+    assert not worktree_root(repo).exists()
+    assert run_po(repo, "integrate", "old").code == 0
+    cleaned = run_po(repo, "clean", "old")
+    assert cleaned.code == 0, cleaned
+    assert not (legacy / "old" / "t").exists()
