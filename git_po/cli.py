@@ -28,6 +28,7 @@ from git_po import (
     initcmd,
     integrate,
     lookup,
+    prepare,
     render,
     report,
     scheduler,
@@ -671,6 +672,38 @@ def config_cmd(as_json: bool) -> None:
     click.echo(f"{'KEY':<{w0}}  {'VALUE':<{w1}}  FROM")
     for key, value, origin in rows:
         click.echo(f"{key:<{w0}}  {value:<{w1}}  {origin}")
+
+
+@cli.command("doctor", context_settings=CONTEXT)
+@click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--claude",
+    "claude_path",
+    metavar="PATH",
+    help="The claude executable (overrides po.claudePath).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a stable JSON object.")
+@_boundary
+def doctor_cmd(plan_file: Path | None, claude_path: str | None, as_json: bool) -> None:
+    """Say what would stop workers from writing files or committing.
+
+    Checks git, where task worktrees go (never under .git: Claude Code refuses edits there),
+    the claude executable and its login, and with PLAN_FILE each task's permission settings
+    (with the allow rules of Claude Code's settings files). Exit 1 when a problem is found."""
+    repo = _open_repo()
+    found = prepare.diagnose(repo, plan_file, claude_path)
+    problems = sum(1 for f in found if f.level == "problem")
+    if as_json:
+        out = {"version": 1, "problems": problems, "findings": [f.to_json() for f in found]}
+        click.echo(json.dumps(out, indent=2))
+    else:
+        for f in found:
+            click.echo(f"{f.level:<8} {f.topic}: {f.message}")
+            if f.hint and f.level != "ok":
+                click.echo(f"{'':<8} hint: {f.hint}")
+        click.echo(f"{problems} problem{'s' if problems != 1 else ''} found")
+    if problems:
+        sys.exit(ExitCode.FAILED)
 
 
 @cli.command("init", context_settings=CONTEXT)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from git_po import config
+from git_po import config, doctor
 from git_po.agents import AgentProfile, profile
-from git_po.errors import AgentMissing, NotFound, PlanError
+from git_po.errors import AgentMissing, NotFound, PlanError, PoError
 from git_po.plan import Plan, load_plan_file, parse_plan
 from git_po.repo import Oid, Repo
 from git_po.state import StoredPlan, read_plan_ref
@@ -98,12 +98,18 @@ def prepare(repo: Repo, plan_path: Path, options: StartOptions) -> Prepared:
     )
     base = repo.resolve(plan.base)
     assert base is not None  # checked by _repo_check
+    root = config.worktree_root(repo)
+    try:
+        workdir: Path | None = repo.main_workdir()
+    except PoError:
+        workdir = None
     return Prepared(
         plan=plan,
         base=base,
         max_workers=_workers(repo, plan, options),
         profiles=_profiles(repo, plan, options.claude_path),
-        worktree_root=config.worktree_root(repo),
+        worktree_root=root,
+        warnings=doctor.start_warnings(plan, root, workdir),
         grace=config.stop_grace(repo),
         retry_delay=config.seconds(repo, "po.retryDelay", 10.0),
         cooldown=config.seconds(repo, "po.cooldown", 60.0),
@@ -192,3 +198,21 @@ def schedule(prep: Prepared) -> Schedule:
         critical_path=tuple(g.critical_path),
         rows=rows,
     )
+
+
+def diagnose(repo: Repo, plan_path: Path | None, claude_path: str | None) -> list[doctor.Finding]:
+    """`git po doctor`: what would stop workers from writing files or committing."""
+    plan: Plan | None = None
+    if plan_path is not None:
+        plan = load_plan_file(
+            plan_path,
+            lambda name, base: _repo_check(repo, name, base),
+            config.plan_fallbacks(repo),
+        )
+    path = claude_path or config.claude_path(repo)
+    try:
+        workdir: Path | None = repo.main_workdir()
+    except PoError:
+        workdir = None
+    exe = profile("claude", claude_path=path).executable()
+    return doctor.diagnose(config.worktree_root(repo), workdir, plan, exe, path or "claude on PATH")

@@ -1367,7 +1367,7 @@ def test_a_run_begun_with_worktrees_under_git_dir_goes_on_where_it_was(
     answer = run_po(repo, "answer", "t", "SQLite.", "--no-live", env=env)
 
     assert answer.code == 0, answer
-    first, second = launches(tmp_path, "t")
+    _first, second = launches(tmp_path, "t")
     assert Path(second["cwd"]).resolve() == (legacy / "old" / "t").resolve()
     assert git(repo, "show", "po/old/t:db.txt") == "chosen\n"
     assert not worktree_root(repo).exists()
