@@ -8,7 +8,7 @@
 #
 # Kept in step with git_po/cli.py by tests/test_docs.py.
 
-__git_po_subcommands="start resume answer retry stop status demo logs show report config init schema attach completion integrate clean"
+__git_po_subcommands="start resume answer retry stop status demo logs show report config init schema attach completion integrate clean doctor"
 __git_po_global_opts="--version --help -h"
 __git_po_start_opts="--dry-run -n --max-workers= -j --claude= --restart --no-live --help -h"
 __git_po_resume_opts="--max-workers= -j --claude= --no-live --help -h"
@@ -27,6 +27,7 @@ __git_po_schema_opts="--help -h"
 __git_po_attach_opts="--plan= -p --claude= --help -h"
 __git_po_completion_opts="--help -h"
 __git_po_demo_opts="--max-workers= -j --no-live --help -h"
+__git_po_doctor_opts="--claude= --json --help -h"
 
 # The plans started in the repository: <plan> of every refs/po/<plan>/plan.
 __git_po_plans ()
@@ -234,7 +235,7 @@ _git_po ()
 	demo,-*)
 		__gitcomp "$__git_po_demo_opts"
 		;;
-	start,*)
+	start,*|doctor,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __git_po_complete_plan_file
 		;;
 	status,*)
@@ -243,7 +244,7 @@ _git_po ()
 	demo,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __git_po_complete_dir
 		;;
-	logs,-*|show,-*|report,-*|config,-*|init,-*|schema,-*|attach,-*|completion,-*)
+	logs,-*|show,-*|report,-*|config,-*|init,-*|schema,-*|attach,-*|completion,-*|doctor,-*)
 		local opts="__git_po_${subcommand}_opts"
 		__gitcomp "${!opts}"
 		;;

@@ -15,7 +15,7 @@ function __git_po_plans --description 'Plans started in this repository'
     end | string replace -rf '^refs/po/([^/]+)/plan$' '$1'
 end
 
-set -g __git_po_subcommands start resume answer retry stop status demo logs show report config init schema attach completion integrate clean
+set -g __git_po_subcommands start resume answer retry stop status demo logs show report config init schema attach completion integrate clean doctor
 
 function __git_po_tasks --description 'Task ids of the plan given with --plan, else of every plan'
     set -l plan
@@ -118,6 +118,7 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $top -a completion -d 'Print the completion script for a shell'
     complete -c $__git_po_cmd -n $top -a integrate -d 'Merge complete tasks into the integration branch'
     complete -c $__git_po_cmd -n $top -a clean -d 'Remove worktrees and branches whose work is safe'
+    complete -c $__git_po_cmd -n $top -a doctor -d 'Say what would stop workers from writing or committing'
 
     # git po start [options] PLAN_FILE
     complete -c $__git_po_cmd -n $start -s n -l dry-run -d 'Validate the plan and print the schedule; write nothing'
@@ -173,6 +174,13 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $other -s h -l help -d 'Show help and exit'
     set -l completion "$po"'__fish_seen_subcommand_from completion'
     complete -c $__git_po_cmd -n "$completion; and __git_po_needs_arg" -a 'bash zsh fish' -d Shell
+
+    # git po doctor [--claude PATH] [--json] [PLAN_FILE]
+    set -l doctor "$po"'__fish_seen_subcommand_from doctor'
+    complete -c $__git_po_cmd -n $doctor -l claude -r -F -d 'The claude executable'
+    complete -c $__git_po_cmd -n $doctor -l json -d 'Print a stable JSON object'
+    complete -c $__git_po_cmd -n $doctor -s h -l help -d 'Show help and exit'
+    complete -c $__git_po_cmd -n "$doctor; and __git_po_needs_arg" -k -a '(__fish_complete_suffix .toml)'
 
     # git po init [--share REMOTE] [--no-example] [--uninstall]
     set -l init "$po"'__fish_seen_subcommand_from init'

@@ -91,6 +91,7 @@ _git-po () {
         'schema:print a JSON Schema of the plan format'
         'attach:talk to a task'"'"'s worker in an interactive Claude Code session'
         'completion:print the completion script for a shell'
+        'doctor:say what would stop workers from writing files or committing'
       )
       _describe -t commands 'git po command' cmds && ret=0
       ;;
@@ -207,6 +208,13 @@ _git-po () {
             '--no-example[do not write plan.example.toml]' \
             '--uninstall[undo init]' \
             '(- :)'{-h,--help}'[show help and exit]' && ret=0
+          ;;
+        (doctor)
+          _arguments \
+            '--claude=[the claude executable]:claude executable:_files' \
+            '--json[print a stable JSON object]' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:plan file:_files -g "*.toml(-.)"' && ret=0
           ;;
         (schema)
           _arguments \

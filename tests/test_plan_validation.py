@@ -404,7 +404,10 @@ def test_dry_run_prints_the_schedule_and_writes_nothing(repo: Path) -> None:
     before = _snapshot(repo)
     result = run_po(repo, "start", PLAN, "--dry-run")
     assert result.code == 0, result
-    assert result.err == "", result
+    # the plan gives Claude Code no permission to edit or commit: start says so, and only that
+    warnings = result.err.splitlines()
+    assert len(warnings) == 2 and all(w.startswith("warning: tasks a, b, c, d: ") for w in warnings)
+    assert "refuses every file edit" in warnings[0] and "git commit" in warnings[1], result
     out = result.out
     head = git(repo, "rev-parse", "HEAD").strip()
     assert f"plan plan: 4 tasks, base HEAD ({head[:12]}), at most 3 workers" in out, out
