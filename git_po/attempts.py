@@ -14,6 +14,8 @@ from git_po.protocol import Kind
 # classes of an attempt that ended without a terminal protocol commit
 RATE_LIMITED = "rate-limited"
 OVERLOADED = "overloaded"
+# the message Claude Code ends with when it stops retrying 529s on its own (no status is set)
+_REPEATED_529 = "Repeated 529 Overloaded errors"
 API_ERROR = "api-error"
 TIMEOUT = "timeout"
 IDLE = "idle"
@@ -80,6 +82,9 @@ def classify(
         return Verdict(PERMANENT, f"API rejected the request ({status})")
     if status is not None:
         return Verdict(API_ERROR, f"API error ({status})")
+    if summary.is_error and _REPEATED_529 in (summary.last_text or ""):
+        # after a few 529s in a row the CLI gives up with this text and no api_error_status
+        return Verdict(OVERLOADED, "API overloaded (repeated 529)")
     if summary.result_subtype in _PERMANENT_SUBTYPES:
         return Verdict(PERMANENT, _PERMANENT_SUBTYPES[summary.result_subtype])
     if code < 0:

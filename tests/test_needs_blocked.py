@@ -406,7 +406,8 @@ def test_stop_interrupts_a_running_task_saves_its_work_and_the_run_goes_on(
         tmp_path,
         {
             "t": [{"write": "draft.txt", "content": "draft\n"}, {"hang": True}],
-            "other": [{"sleep": 2}, COMPLETE],
+            # other finishes only once `later` was stopped, however slow the machine
+            "other": [{"bash": f"while [ ! -e {tmp_path}/go ]; do sleep 0.1; done"}, COMPLETE],
         },
     )
     proc = spawn_po(repo, "start", str(plan), "--no-live", env=env)
@@ -422,6 +423,7 @@ def test_stop_interrupts_a_running_task_saves_its_work_and_the_run_goes_on(
         assert "sent to the orchestrator of halt" in res.out
         # a pending task can be stopped too: it never starts
         assert run_po(repo, "stop", "later", env=env).code == 0
+        (tmp_path / "go").touch()
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:

@@ -398,3 +398,18 @@ def test_the_plan_budget_stops_launches_and_running_workers_and_saves_their_work
     assert len(launches(tmp_path, "slow")) == 1
     tasks = tasks_by_id(status_json(repo, "wallet"))
     assert tasks["later"]["state"] == tasks["slow"]["state"] == "interrupted"
+
+
+def test_the_clis_repeated_529_text_without_a_status_is_overloaded() -> None:
+    """Outside a sandbox Claude Code gives up after three 529s in a row with this text and no
+    api_error_status (seen with the real CLI in tests/e2e/test_real_resume.py): retried as
+    overloaded, with the cool-down, not as a generic error."""
+    from git_po.agents.base import TranscriptSummary
+    from git_po.attempts import classify
+
+    text = "API Error: Repeated 529 Overloaded errors. The API is at capacity — try again."
+    summary = TranscriptSummary(is_error=True, result_seen=True, last_text=text)
+    verdict = classify(code=1, summary=summary, stop_reason=None, kind=None)
+    assert verdict.cls == "overloaded", verdict
+    other = TranscriptSummary(is_error=True, result_seen=True, last_text="API Error: boom")
+    assert classify(code=1, summary=other, stop_reason=None, kind=None).cls == "api-error"

@@ -126,7 +126,6 @@ def claude_env(fake_api: FakeAnthropic, tmp_path: Path) -> dict[str, str]:
     return {
         "ANTHROPIC_BASE_URL": fake_api.base_url,
         "ANTHROPIC_API_KEY": "test-key",
-        "IS_SANDBOX": "1",
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_AUTOUPDATER": "1",
         "CLAUDE_CONFIG_DIR": str(config_dir),
@@ -197,8 +196,14 @@ class ClaudeRunner:
             "--output-format",
             "stream-json",
             "--verbose",
+            # the permissions the README's Quick start gives a worker
             "--permission-mode",
-            "bypassPermissions",
+            "acceptEdits",
+            "--allowedTools",
+            "Bash(git *)",
+            "Edit",
+            "Write",
+            "Read",
             *args,
         ]
         start = time.monotonic()
@@ -228,8 +233,8 @@ class ClaudeRunner:
 
 @pytest.fixture
 def run_claude(claude_cli: Path, claude_env: dict[str, str]) -> ClaudeRunner:
-    """`run_claude(cwd, prompt, *extra_args)`: the real CLI in stream-json mode, bypassing
-    permissions, against the fake API."""
+    """`run_claude(cwd, prompt, *extra_args)`: the real CLI in stream-json mode, with the
+    README's permissions (acceptEdits, git and the file tools allowed), against the fake API."""
     return ClaudeRunner(claude_cli, claude_env)
 
 

@@ -6,6 +6,8 @@ Every request is answered statelessly:
 * the *script* is picked from a ``[script:NAME]`` marker: first in the prompt text of the first
   user message (the text blocks that are not ``<system-reminder>``), then anywhere in that
   message, then anywhere in the request body; a base URL ending in ``/s/NAME`` also picks NAME;
+  a script added with ``match=REGEX`` is picked when the prompt text matches it and no marker
+  is found (so a prompt written for people, e.g. the README's, needs no marker);
 * the *turn* is the number of assistant turns already in ``messages``, so a run resumed with
   ``--resume`` simply continues the script where the last run stopped.
 
@@ -167,11 +169,14 @@ def _blocks_text(content: Any) -> list[str]:
     return out
 
 
-def find_script(body: JSON, raw: str, path: str) -> str | None:
+def find_script(
+    body: JSON, raw: str, path: str, matches: Mapping[str, re.Pattern[str]] | None = None
+) -> str | None:
     """The script a request belongs to (see module docstring for the search order)."""
     match = _PATH_SCRIPT.match(path)
     if match:
         return match.group(1)
+    prompts: list[str] = []
     messages = body.get("messages")
     if isinstance(messages, list):
         first_user = next(
@@ -186,7 +191,36 @@ def find_script(body: JSON, raw: str, path: str) -> str | None:
                     if found:
                         return found.group(1)
     found = SCRIPT_MARKER.search(raw)
+    if found:
+        return found.group(1)
+    if matches:
+        for value in prompts:
+            for name, pattern in matches.items():
+                if pattern.search(value):
+                    return name
+    return None
+
+
+_WORKING_DIRECTORY = re.compile(r"[Ww]orking directory: (/[^\s<\\\"]*)")
+CWD = "{cwd}"
+
+
+def working_directory(body: JSON) -> str | None:
+    """The CLI's working directory, as its system prompt states it."""
+    found = _WORKING_DIRECTORY.search(json.dumps(body.get("system", "")))
     return found.group(1) if found else None
+
+
+def _with_cwd(tool_input: Any, cwd: str) -> Any:
+    """Tool input with every ``{cwd}`` in its strings replaced by the working directory, so a
+    script can give the absolute paths the file tools want."""
+    if isinstance(tool_input, str):
+        return tool_input.replace(CWD, cwd)
+    if isinstance(tool_input, dict):
+        return {k: _with_cwd(v, cwd) for k, v in tool_input.items()}
+    if isinstance(tool_input, list):
+        return [_with_cwd(v, cwd) for v in tool_input]
+    return tool_input
 
 
 def count_assistant_turns(body: JSON) -> int:
@@ -229,6 +263,7 @@ class FakeAnthropic:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._fail_counts: dict[tuple[str, int], int] = {}
+        self._matches: dict[str, re.Pattern[str]] = {}
         self.unknown_paths: list[str] = []
         self.verbose = verbose
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -238,11 +273,15 @@ class FakeAnthropic:
 
     # ---- configuration
 
-    def add_script(self, name: str, turns: Sequence[Turn]) -> None:
+    def add_script(self, name: str, turns: Sequence[Turn], match: str | None = None) -> None:
+        """Serve ``turns`` to requests marked ``[script:NAME]`` or, with ``match``, to those
+        whose prompt text matches that regular expression."""
         if not SCRIPT_MARKER.fullmatch(f"[script:{name}]"):
             raise ValueError(f"bad script name {name!r}")
         with self._lock:
             self._scripts[name] = list(turns)
+            if match is not None:
+                self._matches[name] = re.compile(match)
 
     # ---- lifecycle
 
@@ -514,7 +553,7 @@ def _make_handler(api: FakeAnthropic) -> type[http.server.BaseHTTPRequestHandler
 
         def _messages(self, raw: bytes) -> None:
             body, text_body = self._parse(raw)
-            script = find_script(body, text_body, urlsplit(self.path).path)
+            script = find_script(body, text_body, urlsplit(self.path).path, api._matches)
             turn = count_assistant_turns(body)
             model = str(body.get("model") or "claude-fake")
             stream = bool(body.get("stream"))
@@ -537,7 +576,7 @@ def _make_handler(api: FakeAnthropic) -> type[http.server.BaseHTTPRequestHandler
             api._record(status=200, answer=answer, **common)
             if reply.delay:
                 time.sleep(reply.delay)
-            message = self._message(reply, model, script, turn)
+            message = self._message(reply, model, script, turn, working_directory(body))
             try:
                 if stream:
                     self._stream(message, reply)
@@ -546,7 +585,9 @@ def _make_handler(api: FakeAnthropic) -> type[http.server.BaseHTTPRequestHandler
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (e.g. killed by a test timeout)
 
-        def _message(self, reply: Reply, model: str, script: str | None, turn: int) -> JSON:
+        def _message(
+            self, reply: Reply, model: str, script: str | None, turn: int, cwd: str | None = None
+        ) -> JSON:
             tag = _UNSAFE_ID.sub("_", script or "none")
             stamp = int(time.monotonic() * 1e6)
             content: list[JSON] = []
@@ -554,6 +595,8 @@ def _make_handler(api: FakeAnthropic) -> type[http.server.BaseHTTPRequestHandler
                 block = dict(block)
                 if block.get("type") == "tool_use":
                     block.setdefault("id", f"toolu_{tag}_{turn}_{index}_{stamp}")
+                    if cwd is not None:
+                        block["input"] = _with_cwd(block.get("input"), cwd)
                 content.append(block)
             return {
                 "id": f"msg_{tag}_{turn}_{stamp}",

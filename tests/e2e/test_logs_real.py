@@ -18,7 +18,8 @@ PLAN = """\
 name = "one"
 
 [defaults]
-permission_mode = "bypassPermissions"
+permission_mode = "acceptEdits"
+allowed_tools = ["Bash(git *)", "Edit", "Write", "Read"]
 
 [tasks.notes]
 prompt = "Write notes.md and commit it [script:notes]"

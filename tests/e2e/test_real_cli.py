@@ -89,7 +89,13 @@ def test_cli_reports_529(repo: Path, fake_api: FakeAnthropic, run_claude: Claude
     assert run.code == 1, f"{run}\n{log}"
     result = run.result
     assert result["is_error"] is True, run
-    assert result["api_error_status"] == 529, run
+    # either the retries run out (status 529), or, outside a sandbox (IS_SANDBOX unset, as
+    # for users), the CLI stops at three 529s in a row with a text and no status: git po
+    # classes both as overloaded (tests/e2e/test_real_resume.py)
+    assert result["api_error_status"] == 529 or (
+        result["api_error_status"] is None
+        and "Repeated 529 Overloaded errors" in result["result"]
+    ), run
     assert "529" in result["result"]
     # CLAUDE_CODE_MAX_RETRIES=2: the first try and two retries, all at turn 0
     retries = [e for e in run.events if e.get("subtype") == "api_retry"]
@@ -160,7 +166,8 @@ name = "shop"
 max_workers = 2
 
 [defaults]
-permission_mode = "bypassPermissions"
+permission_mode = "acceptEdits"
+allowed_tools = ["Bash(git *)", "Edit", "Write", "Read"]
 
 [tasks.models]
 prompt = "Write shop/models.py [script:models]"

@@ -16,9 +16,10 @@ from tests.e2e.fake_api import Fail, FakeAnthropic, Reply, bash, text
 from tests.helpers import po_env
 
 # one idempotent step: whatever turn it is served at, it leaves out.txt committed as [COMPLETE]
+# (an `if`, not `{ …; }`: Claude Code's acceptEdits lets no command group through)
 DONE = bash(
-    "test -f out.txt || { printf 'done\\n' > out.txt && git add -A"
-    " && git commit -q -m '[COMPLETE] out.txt written'; }"
+    "if test -f out.txt; then echo done; else printf 'done\\n' > out.txt && git add -A"
+    " && git commit -q -m '[COMPLETE] out.txt written'; fi"
 )
 
 
@@ -33,7 +34,8 @@ def _plan(tmp_path: Path, name: str, script: str) -> Path:
     path = tmp_path / f"{name}.toml"
     path.write_text(
         "[defaults]\n"
-        'permission_mode = "bypassPermissions"\n'
+        'permission_mode = "acceptEdits"\n'
+        'allowed_tools = ["Bash(git *)", "Edit", "Write", "Read"]\n'
         "retries = 2\n"
         f"[tasks.t]\n"
         f'prompt = "Write out.txt and commit it. [script:{script}]"\n'
@@ -54,7 +56,8 @@ def test_529_until_the_cli_gives_up_then_a_retry_completes(
 ) -> None:
     _setup(repo, claude_cli)
     # CLAUDE_CODE_MAX_RETRIES=2 (claude_env): the first request and two retries get 529, so
-    # the CLI's first run ends with api_error_status 529; the next run is served
+    # the CLI's first run ends overloaded (api_error_status 529, or with IS_SANDBOX unset as
+    # for users, "Repeated 529 Overloaded errors" and no status); the next run is served
     fake_api.add_script("over", [Fail(status=529, times=3), Reply([DONE]), Reply([DONE])])
     plan = _plan(tmp_path, "busy", "over")
 
@@ -66,7 +69,7 @@ def test_529_until_the_cli_gives_up_then_a_retry_completes(
     assert st["state"] == "complete", st
     first, second = st["attempts"]
     assert first["outcome"] == "overloaded", first
-    assert first["api_error_status"] == 529
+    assert first.get("api_error_status") in (529, None)
     assert first["is_error"] is True
     assert second["outcome"] == "complete", second
     # the retry continued the session of the first attempt
