@@ -245,7 +245,7 @@ def _verify_lines(failures: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     for f in failures:
         tail = str(f.get("output_tail") or "")
-        out.append(f"      verify {f.get('verify') or 'failed'}; its output ended with:")
+        out.append(f"      the output of verify ({f.get('verify') or 'failed'}) ended with:")
         out += [f"        | {line}" for line in tail.splitlines()] or ["        | (no output)"]
     return out
 
