@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import signal
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from git_po.agents.base import TranscriptSummary
@@ -25,6 +26,7 @@ PERMANENT = "permanent"
 INTERRUPTED = "interrupted"
 BUDGET = "budget"
 STOPPED = "stopped"
+REFUSED = "refused"  # [COMPLETE] with no file changed while tool calls were refused
 
 RETRYABLE = frozenset({RATE_LIMITED, OVERLOADED, API_ERROR, TIMEOUT, IDLE, CRASHED, NO_PROGRESS})
 COOL_DOWN = frozenset({RATE_LIMITED, OVERLOADED})
@@ -54,8 +56,13 @@ def classify(
     stderr_tail: str = "",
     timeout: float | None = None,
     idle_timeout: float | None = None,
+    changed_files: bool = True,
+    task: str = "TASK",
 ) -> Verdict:
+    """changed_files: whether the branch's tree differs from the task's base."""
     if kind is Kind.COMPLETE:
+        if summary.permission_denials and not changed_files:
+            return Verdict(REFUSED, refused_why(summary.permission_denials, summary.refused, task))
         return Verdict("complete", "")
     if kind is Kind.BLOCKED:
         return Verdict("blocked", "")
@@ -106,6 +113,23 @@ def classify(
     if code != 0:
         return Verdict(NO_PROGRESS, f"exited with status {code} without a [COMPLETE] commit")
     return Verdict(NO_PROGRESS, "exited without a [COMPLETE], [BLOCKED:...] or [NEEDS:...] commit")
+
+
+def refused_text(calls: Sequence[Mapping[str, str]], count: int | None = None) -> str:
+    """`Write a.txt, Bash printf x > b` (and how many more when not all are listed)."""
+    shown = [f"{c.get('tool', '?')} {c.get('target', '')}".strip() for c in calls[:5]]
+    more = max(len(calls), count or 0) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def refused_why(count: int, calls: Sequence[Mapping[str, str]], task: str) -> str:
+    """Why a [COMPLETE] that changed nothing while calls were refused is not accepted."""
+    plural = "s were" if count != 1 else " was"
+    return (
+        f"[COMPLETE] changed no file while {count} tool call{plural} refused: "
+        f"{refused_text(calls, count)}; let the worker write (permission_mode, allowed_tools; "
+        f"git po doctor shows what stops it), then git po retry {task}"
+    )
 
 
 def backoff(retry: int, base: float, cap: float = 300.0) -> float:

@@ -21,7 +21,9 @@ from git_po.repo import Oid, Repo
 from git_po.state import State
 
 # tasks whose branches the radar compares: live and finished ones
-STATES = frozenset({State.RUNNING, State.COMPLETE, State.BLOCKED, State.NEEDS, State.FAILED})
+STATES = frozenset(
+    {State.RUNNING, State.VERIFYING, State.COMPLETE, State.BLOCKED, State.NEEDS, State.FAILED}
+)
 _CACHE_VERSION = 1
 
 

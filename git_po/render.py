@@ -13,6 +13,7 @@ from git_po.status import PlanStatus, PlanSummary
 _COLORS = {
     "complete": "32",
     "running": "36",
+    "verifying": "36",
     "pending": "2",
     "blocked": "33",
     "needs": "33",
@@ -111,6 +112,10 @@ def status_table(status: PlanStatus, *, use_color: bool = False, width: int | No
         headers.insert(-1, "VERIFY")
         for r, t in zip(rows, status.tasks, strict=True):
             r.insert(-1, verify_cell(t.verify))
+    if any(t.refused for t in status.tasks):
+        headers.insert(-1, "REFUSED")
+        for r, t in zip(rows, status.tasks, strict=True):
+            r.insert(-1, str(t.refused) if t.refused else "-")
     if any(t.conflicts for t in status.tasks):
         headers.insert(-1, "CONFLICTS WITH")
         for r, t in zip(rows, status.tasks, strict=True):
@@ -120,6 +125,12 @@ def status_table(status: PlanStatus, *, use_color: bool = False, width: int | No
     tot = status.totals()
     parts = [f"{n} {k}" for k, n in sorted(tot["by_state"].items())]
     lines += ["", f"{tot['tasks']} tasks: {', '.join(parts)}; cost {money(tot['cost_usd'])}"]
+    refused = [f"{t.id} ({t.refused})" for t in status.tasks if t.refused]
+    if refused:
+        lines.append(
+            f"tool calls refused by the agent's permissions: {', '.join(refused)}; "
+            "git po show TASK lists them"
+        )
     return "\n".join(lines)
 
 

@@ -1,5 +1,6 @@
-"""`git po report`: a run summed up, per task (state, attempts, duration, cost) and in total,
-with the wall time and the speed-up over running the tasks one after another."""
+"""`git po report`: a run summed up, per task (state, attempts, agent and verify time, cost,
+refused tool calls) and in total, with the wall time and the speed-up over running the tasks one
+after another."""
 
 from __future__ import annotations
 
@@ -19,11 +20,20 @@ class TaskLine:
     id: str
     state: str
     attempts: int
-    duration_s: float  # sum of its attempts' durations
+    duration_s: float  # sum of its attempts' durations: the agent's time
+    verify_s: float  # sum of the times the plan's verify command took on its [COMPLETE]s
     cost_usd: float
     input_tokens: int
     output_tokens: int
     reason: str | None
+    refused: int = 0  # tool calls the agent's permissions refused
+
+
+# how the figures are made, said with them (markdown footnote, "figures" in JSON)
+FIGURES = (
+    "one after another = every task's agent time plus its verify time, added up; "
+    "wall time = the run's start to its end (or now); speed-up = one after another / wall time"
+)
 
 
 @dataclass
@@ -34,7 +44,7 @@ class Report:
     started_at: str
     ended_at: str | None
     wall_s: float | None  # started_at -> ended_at (or now, while it runs)
-    serial_s: float  # every attempt's duration added up: the tasks one after another
+    serial_s: float  # every attempt's agent and verify time added up: one after another
     speedup: float | None  # serial_s / wall_s
     tasks: list[TaskLine] = field(default_factory=list)
 
@@ -47,6 +57,8 @@ class Report:
             "by_state": by_state,
             "attempts": sum(t.attempts for t in self.tasks),
             "duration_s": round(sum(t.duration_s for t in self.tasks), 3),
+            "verify_s": round(sum(t.verify_s for t in self.tasks), 3),
+            "refused": sum(t.refused for t in self.tasks),
             "cost_usd": round(sum(t.cost_usd for t in self.tasks), 6),
             "input_tokens": sum(t.input_tokens for t in self.tasks),
             "output_tokens": sum(t.output_tokens for t in self.tasks),
@@ -65,6 +77,7 @@ class Report:
             "wall_s": self.wall_s,
             "serial_s": self.serial_s,
             "speedup": self.speedup,
+            "figures": FIGURES,
             "tasks": [asdict(t) for t in self.tasks],
             "totals": self.totals(),
         }
@@ -81,6 +94,7 @@ def build(repo: Repo, plan: str, *, now: float | None = None) -> Report:
         st = store.read(t.id)
         attempts = st.attempts if st else []
         duration = 0.0
+        verified = sum(a.verify_s or 0.0 for a in attempts)
         for a in attempts:
             if a.duration_s is not None:
                 duration += a.duration_s
@@ -92,10 +106,12 @@ def build(repo: Repo, plan: str, *, now: float | None = None) -> Report:
                 state=t.state,
                 attempts=len(attempts),
                 duration_s=round(duration, 3),
+                verify_s=round(verified, 3),
                 cost_usd=t.cost_usd,
                 input_tokens=t.input_tokens,
                 output_tokens=t.output_tokens,
                 reason=t.reason,
+                refused=t.refused,
             )
         )
     run = stored.run
@@ -104,7 +120,7 @@ def build(repo: Repo, plan: str, *, now: float | None = None) -> Report:
     wall: float | None = None
     if started is not None:
         wall = max(0.0, (ended if ended is not None else now) - started)
-    serial = round(sum(t.duration_s for t in lines), 3)
+    serial = round(sum(t.duration_s + t.verify_s for t in lines), 3)
     speedup = round(serial / wall, 2) if wall else None
     return Report(
         plan=plan,
@@ -144,25 +160,31 @@ def markdown(r: Report) -> str:
     )
     out += [
         "",
-        "| task | state | attempts | duration | cost | note |",
-        "|---|---|---:|---:|---:|---|",
+        "| task | state | attempts | agent | verify | cost | refused | note |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for t in r.tasks:
         out.append(
             f"| {_cell(t.id)} | {t.state} | {t.attempts} | {_dur(t.duration_s)} | "
-            f"${t.cost_usd:.4f} | {_cell(t.reason or '')} |"
+            f"{_dur(t.verify_s)} | ${t.cost_usd:.4f} | {t.refused} | {_cell(t.reason or '')} |"
         )
     states = ", ".join(f"{n} {k}" for k, n in sorted(tot["by_state"].items()))
     out.append(
         f"| **total** | {states} | {tot['attempts']} | {_dur(tot['duration_s'])} | "
-        f"${tot['cost_usd']:.4f} | |"
+        f"{_dur(tot['verify_s'])} | ${tot['cost_usd']:.4f} | {tot['refused']} | |"
     )
     out.append("")
     out.append(f"- tasks: {tot['tasks']} ({states})")
     out.append(f"- cost: ${tot['cost_usd']:.4f}")
     out.append(f"- tokens: {tot['input_tokens']} in, {tot['output_tokens']} out")
+    if tot["refused"]:
+        out.append(f"- tool calls refused by the agent's permissions: {tot['refused']}")
     out.append(f"- wall time: {_dur(r.wall_s)}")
-    out.append(f"- one after another: {_dur(r.serial_s)} (the attempts' durations added up)")
+    out.append(
+        f"- one after another: {_dur(r.serial_s)} (agent {_dur(tot['duration_s'])} "
+        f"+ verify {_dur(tot['verify_s'])})"
+    )
     if r.speedup is not None:
         out.append(f"- speed-up: {r.speedup:.2f}x")
+    out += ["", f"How: {FIGURES}."]
     return "\n".join(out)

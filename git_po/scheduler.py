@@ -300,6 +300,11 @@ class Orchestrator:
             st = self.states[t.id]
             if st.state is State.RUNNING:
                 self._recover(t, st)
+            elif st.state is State.VERIFYING:
+                # its verify died with the orchestrator: judge its [COMPLETE] again
+                if st.attempts:
+                    st.attempts[-1].outcome = "verify-interrupted"
+                self._set(t.id, State.PENDING, "resumed", reason=None)
             elif st.state is State.INTERRUPTED:
                 self._set(t.id, State.PENDING, "resumed", reason=None)
 
@@ -808,11 +813,20 @@ class Orchestrator:
         elif code is not None:
             attempt.exit_code = code
         _fill(attempt, s)
+        if attempt.refused:  # commands are committed to state refs too: never a key in them
+            attempt.refused = [
+                {k: secrets.mask(v, self.secret_values) for k, v in c.items()}
+                for c in attempt.refused
+            ]
         attempt.head_after = str(tip) if tip else None
         attempt.saved = str(saved) if saved else None
         self._annotate(tid, attempt)
 
         kind = prog.kind if prog else None
+        changed = True  # whether the branch changed any file since the task's base
+        if kind is Kind.COMPLETE and s.permission_denials and tip is not None and st.base:
+            changed = bool(self.repo.changed_paths(Oid(st.base), tip))
+        label = f"{plan.name}/{tid}"
         if lost and kind not in (Kind.COMPLETE, Kind.BLOCKED, Kind.NEEDS):
             verdict = attempts.Verdict("lost", "its orchestrator stopped and the worker is gone")
         elif w.adopted and code is None and kind not in (Kind.COMPLETE, Kind.BLOCKED, Kind.NEEDS):
@@ -823,6 +837,8 @@ class Orchestrator:
                 kind=kind,
                 timeout=w.timeout,
                 idle_timeout=w.idle_timeout,
+                changed_files=changed,
+                task=label,
             )
         else:
             verdict = attempts.classify(
@@ -833,6 +849,8 @@ class Orchestrator:
                 stderr_tail=_tail(Path(attempt.transcript + ".stderr")),
                 timeout=w.timeout,
                 idle_timeout=w.idle_timeout,
+                changed_files=changed,
+                task=label,
             )
         # reasons are committed to state refs, which users push: never a key in them
         verdict = attempts.Verdict(verdict.cls, secrets.mask(verdict.why, self.secret_values))
@@ -849,6 +867,7 @@ class Orchestrator:
             "session_id": attempt.session_id,
             "cost_usd": attempt.cost_usd,
             "saved": attempt.saved,
+            "permission_denials": attempt.permission_denials or None,
         }
         self._decide(task, verdict, prog, detail)
         self.workers_local.remove(tid)
@@ -981,6 +1000,8 @@ class Orchestrator:
         thread = threading.Thread(target=work, name=f"verify-{task.id}", daemon=True)
         thread.start()
         self.verifying[task.id] = (thread, box, commit)
+        # recorded before the verdict, so `status` anywhere shows the task verifying
+        self.states[task.id] = replace(self.states[task.id], state=State.VERIFYING, reason=None)
         self._record(
             task.id, "verifying", f"verifying {commit[:12]}: {command}", detail=dict(detail)
         )
@@ -998,6 +1019,9 @@ class Orchestrator:
                 summary = stored.summary()
                 passed = stored.passed
                 tail = stored.output_tail
+                if st.attempts:  # verify time counts in the task's time (`git po report`)
+                    a = st.attempts[-1]
+                    a.verify_s = round((a.verify_s or 0.0) + stored.duration_s, 3)
             elif isinstance(box.get("error"), Interrupted):
                 # stopped by Ctrl-C: verify again when the run is resumed
                 if st.attempts:
@@ -1008,7 +1032,9 @@ class Orchestrator:
                 summary = f"could not run: {box.get('error')}"
                 passed = False
                 tail = ""
-            detail = {"verify": summary, "commit": commit}
+            detail: dict[str, object] = {"verify": summary, "commit": commit}
+            if st.attempts:
+                detail["attempt"] = st.attempts[-1].number
             if passed:
                 self._set(tid, State.COMPLETE, "complete", detail=detail)
                 continue
@@ -1017,6 +1043,8 @@ class Orchestrator:
                 st.attempts[-1].reason = f"verify {summary}"
             streak = len(st.attempts) - st.retries_from
             reason = f"verify {summary}: {self.plan.verify}"
+            if tail:  # kept in the state ref, for `git po show` on any clone
+                detail["output_tail"] = "\n".join(tail.splitlines()[-verify.SHOW_LINES :])
             if streak <= task.retries and not self.stop.is_set():
                 self.states[tid] = replace(
                     st,
@@ -1175,7 +1203,7 @@ class Orchestrator:
                 message=f"A person answered ({st.state.value}: {st.reason}):\n\n{msg.text}",
             )
             self._set(tid, State.PENDING, "answered", reason=None, detail={"answer": msg.text})
-        elif msg.command == "retry" and st.state is not State.RUNNING:
+        elif msg.command == "retry" and st.state not in (State.RUNNING, State.VERIFYING):
             self.retry_at.pop(tid, None)
             note = f"A person asked to run the task again (it was {st.state.value}"
             note += f": {st.reason})." if st.reason else ")."
@@ -1291,6 +1319,7 @@ def _fill(attempt: Attempt, s: TranscriptSummary) -> None:
     attempt.output_tokens = s.output_tokens
     attempt.num_turns = s.num_turns
     attempt.permission_denials = s.permission_denials
+    attempt.refused = list(s.refused) or None
 
 
 def _tail(path: Path, size: int = 4096) -> str:

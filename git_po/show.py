@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from git_po import layout, local
+from git_po import layout, local, verify
 from git_po.lookup import TaskRef
 from git_po.protocol import parse_subject, subject_of
 from git_po.repo import Oid, Repo
@@ -62,6 +62,8 @@ class TaskDetail:
     attached: str | None  # "pid N since T" while someone is attached (this machine)
     conflicts: Any  # predicted conflicts, when status knows them; None otherwise
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    # verify runs that sent the task back: [{"attempt", "commit", "verify", "output_tail"}]
+    verify_failures: list[dict[str, Any]] = field(default_factory=list)
     history: list[Event] = field(default_factory=list)
     commits: list[Commit] = field(default_factory=list)
 
@@ -119,6 +121,34 @@ def _commits(repo: Repo, head: str | None, base: str | None) -> list[Commit]:
     return out
 
 
+def _verify_failures(
+    repo: Repo, events: list[Event], attempts: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each verify that sent the task back, with the tail of its output: from the event in the
+    state ref, or (runs recorded before events kept it) the note on the commit it judged."""
+    by_head = {a.get("head_after"): a.get("number") for a in attempts if a.get("head_after")}
+    out: list[dict[str, Any]] = []
+    for e in events:
+        if e.event != "verify-failed":
+            continue
+        commit = str(e.detail.get("commit") or "")
+        number = e.detail.get("attempt", by_head.get(commit))
+        tail = e.detail.get("output_tail")
+        if not isinstance(tail, str) and commit:
+            noted = verify.latest(repo, Oid(commit))
+            tail = noted.output_tail if noted is not None and not noted.passed else None
+        lines = (tail or "").splitlines()[-verify.SHOW_LINES :]
+        out.append(
+            {
+                "attempt": number,
+                "commit": commit or None,
+                "verify": e.detail.get("verify"),
+                "output_tail": "\n".join(lines),
+            }
+        )
+    return out
+
+
 def task_detail(repo: Repo, ref: TaskRef) -> TaskDetail:
     plan = stored_plan(repo, ref.plan)
     task = plan.task(ref.task)
@@ -131,6 +161,7 @@ def task_detail(repo: Repo, ref: TaskRef) -> TaskDetail:
     if local.attached_pid(repo, ref.plan, ref.task) is not None:
         attached = marker.read_text().strip() or None
     worktree = ts.worktree
+    history = _events(repo, ref)
     return TaskDetail(
         plan=ref.plan,
         task=ref.task,
@@ -153,7 +184,8 @@ def task_detail(repo: Repo, ref: TaskRef) -> TaskDetail:
         attached=attached,
         conflicts=ts.to_json().get("conflicts"),
         attempts=attempts,
-        history=_events(repo, ref),
+        verify_failures=_verify_failures(repo, history, attempts),
+        history=history,
         commits=_commits(repo, ts.head, ts.base),
     )
 
@@ -196,9 +228,26 @@ def _attempt_line(a: dict[str, Any]) -> str:
         line += f", ended {a['ended_at']}"
     if a.get("reason"):
         line += f"\n      {a['reason']}"
+    if a.get("permission_denials"):
+        n = a["permission_denials"]
+        line += f"\n      {n} tool call{'s' if n != 1 else ''} refused by the agent's permissions"
+        calls = a.get("refused") or []
+        for c in calls:
+            line += f"\n        {c.get('tool', '?')} {c.get('target', '')}".rstrip()
+        if n > len(calls):
+            line += f"\n        … and {n - len(calls)} more (see the transcript)"
     if a.get("transcript"):
         line += f"\n      transcript {a['transcript']}"
     return line
+
+
+def _verify_lines(failures: list[dict[str, Any]]) -> list[str]:
+    out: list[str] = []
+    for f in failures:
+        tail = str(f.get("output_tail") or "")
+        out.append(f"      the output of verify ({f.get('verify') or 'failed'}) ended with:")
+        out += [f"        | {line}" for line in tail.splitlines()] or ["        | (no output)"]
+    return out
 
 
 def render_text(d: TaskDetail) -> str:
@@ -229,7 +278,11 @@ def render_text(d: TaskDetail) -> str:
     row("prompt", first[:100] + ("…" if len(first) > 100 else ""))
     out.append("")
     out.append(f"attempts ({len(d.attempts)}):")
-    out += [_attempt_line(a) for a in d.attempts] or ["  none yet"]
+    for a in d.attempts:
+        out.append(_attempt_line(a))
+        out += _verify_lines([f for f in d.verify_failures if f.get("attempt") == a.get("number")])
+    if not d.attempts:
+        out.append("  none yet")
     out.append("")
     out.append(f"commits since base ({len(d.commits)}, newest first):")
     for c in d.commits:

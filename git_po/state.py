@@ -26,6 +26,7 @@ from git_po.repo import Oid, Repo
 class State(StrEnum):
     PENDING = "pending"  # waiting for dependencies or a worker slot
     RUNNING = "running"
+    VERIFYING = "verifying"  # its [COMPLETE] is being judged by the plan's verify command
     COMPLETE = "complete"
     BLOCKED = "blocked"  # [BLOCKED:reason]: needs a human answer
     NEEDS = "needs"  # [NEEDS:task/item]: needs another task's output
@@ -35,7 +36,7 @@ class State(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self is not State.PENDING and self is not State.RUNNING
+        return self not in (State.PENDING, State.RUNNING, State.VERIFYING)
 
 
 def now_iso() -> str:
@@ -73,6 +74,8 @@ class Attempt:
     output_tokens: int | None = None
     num_turns: int | None = None
     permission_denials: int | None = None
+    refused: list[dict[str, str]] | None = None  # the refused calls: {"tool", "target"}
+    verify_s: float | None = None  # time the plan's verify command took on its [COMPLETE]
     head_after: str | None = None
     saved: str | None = None  # auto-saved commit or wip snapshot, if any
     reason: str | None = None  # why it ended, in words

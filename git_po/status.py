@@ -48,6 +48,9 @@ class TaskStatus:
     # predicted conflicts with other tasks (the conflict radar): [{"task", "files"}]
     conflicts: list[dict[str, Any]] = field(default_factory=list)
     verify: dict[str, Any] | None = None  # the verify result noted on head, if any
+    refused: int = 0  # tool calls the agent's permission system refused, over all attempts
+    # those listed by the agent, oldest first: [{"attempt", "tool", "target"}]
+    refused_calls: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -168,6 +171,10 @@ def plan_status(repo: Repo, name: str, *, now: float | None = None) -> PlanStatu
                 last_outcome=last.outcome if last else None,
                 attempt_classes=[a.outcome or "running" for a in attempts],
                 retry_after=st.retry_after if st else None,
+                refused=sum(a.permission_denials or 0 for a in attempts),
+                refused_calls=[
+                    {"attempt": a.number, **c} for a in attempts for c in (a.refused or [])
+                ],
             )
         )
     _radar_and_verify(repo, name, plan, status)

@@ -31,6 +31,7 @@ from git_po.repo import Oid, Repo
 from git_po.state import now_iso
 
 TAIL_LINES = 40
+SHOW_LINES = 20  # of the tail, what `git po show` prints of a verify that sent a task back
 _TAIL_LINE_CHARS = 400
 _READ_BYTES = 256 * 1024
 _STOP_GRACE = 5.0

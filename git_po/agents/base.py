@@ -26,6 +26,8 @@ class TranscriptSummary:
     result_subtype: str | None = None
     num_turns: int | None = None
     permission_denials: int | None = None
+    # the refused tool calls, as {"tool": name, "target": file path or command}
+    refused: list[dict[str, str]] = field(default_factory=list)
     result_seen: bool = False
     last_text: str | None = None
     events: int = 0

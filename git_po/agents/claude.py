@@ -113,3 +113,28 @@ class StreamJsonReader(TranscriptReader):
             denials = ev.get("permission_denials")
             if isinstance(denials, list):
                 s.permission_denials = len(denials)
+                s.refused = [refused_call(d) for d in denials[:MAX_REFUSED] if isinstance(d, dict)]
+
+
+MAX_REFUSED = 20  # refused calls kept per attempt (the count keeps them all)
+_TARGET_KEYS = ("file_path", "notebook_path", "command", "path", "url", "pattern")
+_TARGET_CHARS = 200
+
+
+def refused_call(denial: dict[str, object]) -> dict[str, str]:
+    """A `permission_denials` entry as {"tool", "target"}: the file path of a Write, Edit or
+    Read, the command of a Bash call (its first line, cut), else the first telling input."""
+    tool = str(denial.get("tool_name") or "?")
+    given = denial.get("tool_input")
+    target = ""
+    if isinstance(given, dict):
+        for key in _TARGET_KEYS:
+            value = given.get(key)
+            if isinstance(value, str) and value.strip():
+                target = value
+                break
+    lines = target.strip().splitlines()
+    first = lines[0] if lines else ""
+    if len(lines) > 1 or len(first) > _TARGET_CHARS:
+        first = first[: _TARGET_CHARS - 1] + "…"
+    return {"tool": tool, "target": first}
