@@ -55,7 +55,9 @@ def _edit(path: str, old: str, new: str) -> dict[str, Any]:
     return tool_use("Edit", {"file_path": f"{CWD}/{path}", "old_string": old, "new_string": new})
 
 
-def _worker(task: str, module: str, test_file: str, note_file: str) -> list[Reply]:
+def _worker(
+    task: str, module: str, test_file: str, note_file: str, allow_empty: str = ""
+) -> list[Reply]:
     """Write a module and its test, read and edit the module, append a note with a shell
     redirection, commit a checkpoint and then [COMPLETE]."""
     return [
@@ -65,12 +67,12 @@ def _worker(task: str, module: str, test_file: str, note_file: str) -> list[Repl
         Reply([_read(module)]),
         Reply([_edit(module, "    pass\n", "    total: int = 0\n")]),
         Reply([bash(f"echo '{task} was here' > {note_file}")]),
-        Reply([bash(f"git add -A && git commit -q -m '[COMPLETE] {task}: done'")]),
+        Reply([bash(f"git add -A && git commit -q {allow_empty}-m '[COMPLETE] {task}: done'")]),
         Reply([text(f"{task} is complete.")]),
     ]
 
 
-def _prepare(repo: Path, plan_text: str, fake_api: FakeAnthropic) -> None:
+def _prepare(repo: Path, plan_text: str, fake_api: FakeAnthropic, allow_empty: str = "") -> None:
     """The repository the user runs it in (the plan beside the prompt file it names), and the
     scripted model turns of its two tasks."""
     (repo / "plan.toml").write_text(plan_text)
@@ -79,7 +81,8 @@ def _prepare(repo: Path, plan_text: str, fake_api: FakeAnthropic) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "Add the plan")
     for task, files in EXPECTED.items():
-        fake_api.add_script(task, _worker(task, *files), match=f"task `{task}` of plan `shop`")
+        turns = _worker(task, *files, allow_empty=allow_empty)
+        fake_api.add_script(task, turns, match=f"task `{task}` of plan `shop`")
 
 
 def _tool_results(fake_api: FakeAnthropic, script: str) -> list[dict[str, Any]]:
@@ -158,9 +161,11 @@ def test_worktrees_under_git_are_refused_by_claude_code_and_doctor_says_so(
     repo: Path, fake_api: FakeAnthropic, claude_cli: Path, claude_env: dict[str, str]
 ) -> None:
     """Why the default moved: the same Quick start with the worktrees under .git (as git po
-    0.1 put them) gets every file write refused by the real CLI."""
+    0.1 put them) gets every file write refused by the real CLI. The worker then commits an
+    empty [COMPLETE] (as one did for the user who reported it): the task fails as `refused`,
+    naming the refused calls, and its dependent does not start."""
     plan_text, _ = quick_start()
-    _prepare(repo, plan_text, fake_api)
+    _prepare(repo, plan_text, fake_api, allow_empty="--allow-empty ")
     git(repo, "config", "po.worktreeDir", str(repo / ".git" / "po" / "worktrees"))
     env = _env(claude_cli, claude_env)
 
@@ -172,3 +177,11 @@ def test_worktrees_under_git_are_refused_by_claude_code_and_doctor_says_so(
     refused = [r for r in _tool_results(fake_api, "models") if r.get("is_error")]
     assert refused and all("sensitive" in str(r["content"]) for r in refused[:2]), refused
     assert "shop/models.py" not in git(repo, "ls-tree", "-r", "--name-only", "po/shop/models")
+    assert start.code == 1, start
+    status = json.loads(run_git_po(repo, repo.parent, "status", "shop", "--json", env=env).out)
+    models = {t["id"]: t for t in status["tasks"]}["models"]
+    assert models["state"] == "failed" and models["refused"] >= 3, models
+    targets = {(c["tool"], c["target"].rsplit("/", 2)[-1]) for c in models["refused_calls"]}
+    # (the Edit fails before permissions are asked: the file was never written)
+    assert ("Write", "models.py") in targets and ("Write", "test_models.py") in targets, models
+    assert not fake_api.message_requests("api"), "api started on a refused dependency"
