@@ -119,17 +119,36 @@ def test_watch_redraws_only_what_changed_and_ctrl_c_exits_0(repo: Path, tmp_path
 
 
 def test_watch_in_a_pipe_prints_each_change_until_the_run_ends(repo: Path, tmp_path: Path) -> None:
-    env = fake_env(tmp_path, {"a": [{"sleep": 1.0}, {"commit": "[COMPLETE] a"}]})
+    # the task ends only once the watcher has printed the running table, however slow the host
+    go = tmp_path / "go"
+    env = fake_env(
+        tmp_path,
+        {"a": [{"bash": f"while [ ! -e {go} ]; do sleep 0.1; done"}, {"commit": "[COMPLETE] a"}]},
+    )
     plan = write_plan(tmp_path, "p", ONE)
     orchestrator = spawn_po(repo, "start", str(plan), "--no-live", env=env)
+    out_path = tmp_path / "watch.out"
     try:
         wait_for("the plan", lambda: run_po(repo, "status").code == 0)
-        res = run_po(repo, "status", "--watch", "--interval", "0.1", timeout=60)
+        with out_path.open("w") as out_file:
+            watcher = subprocess.Popen(
+                [sys.executable, "-m", "git_po", "status", "--watch", "--interval", "0.1"],
+                cwd=repo,
+                env=po_env(),
+                stdout=out_file,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            wait_for("the first table", lambda: "running" in out_path.read_text(), timeout=60)
+            go.touch()
+            _, err = watcher.communicate(timeout=60)
     finally:
+        go.touch()
         orchestrator.wait(timeout=60)
-    assert res.code == 0, res
-    assert "\x1b[" not in res.out
-    tables = res.out.split("\n\n" + "plan p: ")
+    out = out_path.read_text()
+    assert watcher.returncode == 0, (out, err)
+    assert "\x1b[" not in out
+    tables = out.split("\n\n" + "plan p: ")
     assert len(tables) >= 2  # running, then finished
     assert "run 1 finished" in tables[-1]
     assert "complete" in tables[-1]
