@@ -27,6 +27,9 @@ from git_po import (
     demo,
     initcmd,
     integrate,
+    integrate_land,
+    integrate_resolve,
+    integrate_text,
     lookup,
     prepare,
     render,
@@ -884,20 +887,20 @@ def integrate_cmd(
     if resolve_task:
         if only or into or dry_run:
             raise UsageError("--resolve cannot be combined with --only, --into or --dry-run")
-        res = integrate.resolve(repo, name, resolve_task, branch=branch, agent=agent)
-        click.echo(integrate.resolution_text(res, name))
+        res = integrate_resolve.resolve(repo, name, resolve_task, branch=branch, agent=agent)
+        click.echo(integrate_text.resolution_text(res, name))
         if agent and res.state not in ("resolved", "committed", "integrated", "merges cleanly"):
             sys.exit(ExitCode.FAILED)
         return
     tasks = tuple(t.strip() for spec in only for t in spec.split(",") if t.strip())
     if into:
-        integrate.check_into(repo, name, into)
+        integrate_land.check_into(repo, name, into)
     rep = integrate.integrate(
         repo, name, integrate.Options(only=tasks, dry_run=dry_run, branch=branch)
     )
-    click.echo(integrate.report_text(rep))
+    click.echo(integrate_text.report_text(rep))
     if not rep.ok:
-        hint = integrate.report_hint(rep)
+        hint = integrate_text.report_hint(rep)
         if hint:
             _err(f"hint: {hint}")
         if into:
@@ -908,8 +911,8 @@ def integrate_cmd(
             raise StateConflict(
                 f"{rep.branch} does not exist and nothing was integrated: {into} was not changed"
             )
-        landing = integrate.land(repo, name, rep.result, into, dry_run=dry_run)
-        click.echo(integrate.landing_text(landing))
+        landing = integrate_land.land(repo, name, rep.result, into, dry_run=dry_run)
+        click.echo(integrate_text.landing_text(landing))
 
 
 @cli.command("clean", context_settings=CONTEXT)
