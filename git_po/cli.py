@@ -874,11 +874,13 @@ def integrate_cmd(
     """Merge the branches of PLAN's complete tasks, in dependency order, into its integration
     branch (po/<plan>/integration by default) with in-memory three-way merges; no checkout is
     touched. Tasks already integrated are skipped. With verify in the plan, each merge is
-    verified in a temporary worktree before the branch moves.
+    verified in a temporary worktree before the branch moves (not again on a tree it passed on).
+    A task that conflicts or fails verify is set aside with every task that depends on it; all
+    others are still merged, and every conflict is listed with its files and the tasks that
+    last touched them.
 
-    Exit 0 when every complete task is integrated; 1 on a conflict or a failing verify (the
-    branch stays at its last good commit; the task, files and tasks they clash with are
-    named); 5 when a checkout that would have to move is dirty.
+    Exit 0 when every complete task is integrated; 1 when something was set aside (--into
+    still lands what merged); 5 when a checkout that would have to move is dirty.
     """
     repo = _open_repo()
     name = _one_plan(repo, plan)
@@ -903,16 +905,21 @@ def integrate_cmd(
         hint = integrate_text.report_hint(rep)
         if hint:
             _err(f"hint: {hint}")
-        if into:
-            _err(f"git po: {into} was not changed: the integration did not finish")
-        sys.exit(ExitCode.FAILED)
     if into:
         if rep.result is None:
+            if not rep.ok:
+                _err(f"git po: nothing was integrated: {into} was not changed")
+                sys.exit(ExitCode.FAILED)
             raise StateConflict(
                 f"{rep.branch} does not exist and nothing was integrated: {into} was not changed"
             )
         landing = integrate_land.land(repo, name, rep.result, into, dry_run=dry_run)
         click.echo(integrate_text.landing_text(landing))
+        if not rep.ok:
+            held = ", ".join(s.task for s in rep.held)
+            _err(f"git po: {into} {'would get' if dry_run else 'got'} what merged; not {held}")
+    if not rep.ok:
+        sys.exit(ExitCode.FAILED)
 
 
 @cli.command("clean", context_settings=CONTEXT)

@@ -5,9 +5,12 @@ integration branch with in-process three-way merges, never in anyone's checkout.
   task, with Po-Plan, Po-Task and Po-Session trailers. A task already contained is skipped, so
   running it again merges only what is new.
 - With `verify` in the plan, each merge is verified in a temporary worktree before the branch
-  moves. The branch moves by compare-and-swap after each good step and never holds a half
-  merge: on a conflict or a failing verify it stays at its last good commit, and integration
-  stops there, naming the task, every conflicting file and the integrated tasks that changed it.
+  moves, unless the same command already passed on the same tree (then that result is noted on
+  the merge, "reused"). The branch moves by compare-and-swap after each good step and never
+  holds a half merge.
+- A task whose merge conflicts or fails verify is set aside with every task that depends on
+  it (transitively); every other task is still merged, and the report names each conflict, its
+  files and the integrated tasks that last changed them.
 - A resolution committed on po/<plan>/resolve+<task> (see integrate_resolve) is taken: a
   fast-forward when the integration branch has not moved, else a merge of it.
 
@@ -57,10 +60,11 @@ class Kind(StrEnum):
     UNFINISHED = "resolution not finished"
     NOT_COMPLETE = "not complete"
     NO_BRANCH = "no branch"
-    NOT_REACHED = "not reached"
+    SET_ASIDE = "set aside"  # a task it depends on conflicted or failed: it waits for that one
 
 
 FAILURES = frozenset({Kind.CONFLICT, Kind.VERIFY_FAILED, Kind.UNFINISHED})
+HELD = FAILURES | {Kind.SET_ASIDE}  # what a run leaves for later, every other task merged
 _WOULD = frozenset({Kind.WOULD_MERGE, Kind.WOULD_RESOLVE})
 
 
@@ -74,6 +78,13 @@ class Step:
     verify: VerifyResult | None = None
     detail: str | None = None
     named: bool = False  # the user asked for this task with --only
+    waits_for: tuple[str, ...] = ()  # set aside: the conflicting or failing tasks it depends on
+
+    def why_held(self) -> str:
+        """Why this task was not integrated, in a few words."""
+        if self.kind is Kind.SET_ASIDE:
+            return f"depends on {', '.join(self.waits_for)}"
+        return self.kind.value
 
 
 @dataclass
@@ -89,11 +100,18 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not any(
-            s.kind in FAILURES
-            or (s.named and s.kind in (Kind.NOT_COMPLETE, Kind.NO_BRANCH, Kind.NOT_REACHED))
+        return not self.held
+
+    @property
+    def held(self) -> list[Step]:
+        """What this run left out although it was asked for: each task set aside (a conflict,
+        a failing verify, an unfinished resolution, or depending on one of those), and tasks
+        named with --only that are not complete or have no branch."""
+        return [
+            s
             for s in self.steps
-        )
+            if s.kind in HELD or (s.named and s.kind in (Kind.NOT_COMPLETE, Kind.NO_BRANCH))
+        ]
 
     @property
     def result(self) -> Oid | None:
@@ -106,8 +124,9 @@ class Report:
         return self.after
 
     @property
-    def problem(self) -> Step | None:
-        return next((s for s in self.steps if s.kind in FAILURES), None)
+    def problems(self) -> list[Step]:
+        """Every conflict, failing verify and unfinished resolution, in dependency order."""
+        return [s for s in self.steps if s.kind in FAILURES]
 
 
 @dataclass(frozen=True)
@@ -173,24 +192,31 @@ class _Integration:
         self.checked_out = repo.checked_out_branches()
 
     def run(self) -> Report:
+        """Every task in dependency order. A task that conflicts or fails is set aside with all
+        that depends on it; every other task is still merged."""
         self.repo.relax_object_checks()
-        stopped = False
-        for tid in self.plan.graph.topo_order:
+        order = self.plan.graph.topo_order
+        ancestors = self.plan.graph.ancestors
+        held: dict[str, tuple[str, ...]] = {}  # task set aside -> the failed tasks at its root
+        for tid in order:
             if self.options.only and tid not in self.options.only:
                 continue
-            named = tid in self.options.only
-            if stopped:
-                self.report.steps.append(Step(tid, Kind.NOT_REACHED, named=named))
-                continue
-            step = self._task(tid)
-            step.named = named
+            waits_for = tuple(
+                dict.fromkeys(
+                    root for dep in order if dep in ancestors[tid] for root in held.get(dep, ())
+                )
+            )
+            step = self._task(tid, waits_for)
+            step.named = tid in self.options.only
             self.report.steps.append(step)
             if step.kind in FAILURES:
-                stopped = True
+                held[tid] = (tid,)
+            elif step.kind is Kind.SET_ASIDE:
+                held[tid] = waits_for
         self.report.after = self.tip
         return self.report
 
-    def _task(self, tid: str) -> Step:
+    def _task(self, tid: str, waits_for: tuple[str, ...] = ()) -> Step:
         st = self.store.read(tid)
         state = st.state if st else State.PENDING
         head = self.repo.read_ref(layout.branch_ref(self.plan.name, tid))
@@ -203,6 +229,8 @@ class _Integration:
                 return Step(tid, Kind.ALREADY)
             return Step(tid, Kind.NO_BRANCH, detail=f"{layout.branch(self.plan.name, tid)} is gone")
         subject = complete_subject(self.repo, head, st)
+        if waits_for:
+            return Step(tid, Kind.SET_ASIDE, subject=subject, waits_for=waits_for)
         session = st.session_id if st else None
         resolution = self._resolution(tid, head)
         if resolution is not None:
@@ -222,7 +250,7 @@ class _Integration:
                 else None,
             )
         assert merged.oid is not None
-        return self._commit(tid, merged.oid, subject, Kind.MERGED, Kind.WOULD_MERGE)
+        return self._commit(tid, merged.oid, subject, Kind.MERGED, Kind.WOULD_MERGE, (head,))
 
     def _merged_before(self, tid: str) -> bool:
         if self._integrated is None:
@@ -233,8 +261,18 @@ class _Integration:
         touched = who_touched(self.repo, self.plan.name, self.ours, head, {c.path for c in files})
         return tuple(Clash(c.path, c.kind, tuple(touched.get(c.path, []))) for c in files)
 
-    def _commit(self, tid: str, new: Oid, subject: str | None, done: Kind, would: Kind) -> Step:
-        """Verify new (when the plan says so) and move the integration branch to it."""
+    def _commit(
+        self,
+        tid: str,
+        new: Oid,
+        subject: str | None,
+        done: Kind,
+        would: Kind,
+        same_tree_maybe: tuple[Oid, ...],
+    ) -> Step:
+        """Verify new (when the plan says so) and move the integration branch to it. A pass of
+        the same command on the same tree (noted on it, or on one of same_tree_maybe: the
+        task's head, its resolution) stands for new: it is noted on new, not run again."""
         if self.tip is None:
             # the first merge creates the branch: say now (dry run too) when it cannot be
             clash = df_clash(self.repo, self.ref)
@@ -248,10 +286,16 @@ class _Integration:
             return Step(tid, would, commit=new, subject=subject)
         result: VerifyResult | None = None
         if self.plan.verify:
-            result = verify.run_in_temp_worktree(
-                self.repo, self.plan.name, f"{tid}+merge", new, self.plan.verify, root=self.root
+            found = verify.passed_on_same_tree(
+                self.repo, new, self.plan.verify, also=same_tree_maybe
             )
-            result = verify.record(self.repo, result, self.plan.name, tid)
+            if found is not None:
+                result = verify.reuse(self.repo, found, new, self.plan.name, tid)
+            else:
+                result = verify.run_in_temp_worktree(
+                    self.repo, self.plan.name, f"{tid}+merge", new, self.plan.verify, root=self.root
+                )
+                result = verify.record(self.repo, result, self.plan.name, tid)
             if not result.passed:
                 return Step(tid, Kind.VERIFY_FAILED, commit=new, subject=subject, verify=result)
         try:
@@ -345,7 +389,7 @@ class _Integration:
                 )
             assert merged.oid is not None
             new = merged.oid
-        step = self._commit(tid, new, subject, Kind.RESOLVED, Kind.WOULD_RESOLVE)
+        step = self._commit(tid, new, subject, Kind.RESOLVED, Kind.WOULD_RESOLVE, (res, head))
         if step.kind is Kind.RESOLVED:
             step.detail = self._drop_resolution(tid, res)
         return step

@@ -94,8 +94,10 @@ def _land(repo: Repo, plan: Plan, source: Oid, into: str, *, dry_run: bool) -> L
         return Landing(into, current, new, "would " + how, checkout)
     result: VerifyResult | None = None
     if plan.verify:
-        result = verify.latest(repo, new)
-        if result is None or result.command != plan.verify or not result.passed:
+        result = verify.passed_on_same_tree(repo, new, plan.verify, also=(source,))
+        if result is not None:
+            result = verify.reuse(repo, result, new, plan.name, "into")
+        else:
             result = verify.run_in_temp_worktree(
                 repo, plan.name, "land+into", new, plan.verify, root=config.worktree_root(repo)
             )

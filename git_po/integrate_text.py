@@ -23,7 +23,9 @@ def report_text(report: Report) -> str:
             Kind.WOULD_RESOLVE,
         ):
             text += f" {s.commit[:12]}"
-        if s.subject and s.kind not in (Kind.ALREADY, Kind.NOT_REACHED):
+        if s.kind is Kind.SET_ASIDE:
+            text += f" ({s.why_held()})"
+        if s.subject and s.kind is not Kind.ALREADY:
             text += f" — {s.subject}"
         if s.kind is Kind.NOT_COMPLETE and s.detail:
             text += f" (it is {s.detail})"
@@ -50,28 +52,47 @@ def report_text(report: Report) -> str:
         if report.updated_checkout is not None:
             lines.append(f"(its checkout at {report.updated_checkout} was updated)")
     elif report.after is None:
-        lines.append(f"{report.branch} does not exist yet: nothing to integrate")
+        nothing = "nothing merged" if report.held else "nothing to integrate"
+        lines.append(f"{report.branch} does not exist yet: {nothing}")
     else:
         lines.append(f"{report.branch} is unchanged at {report.after[:12]}")
+    if report.held:
+        held = ", ".join(f"{s.task} ({s.why_held()})" for s in report.held)
+        verb = "would be" if report.dry_run else "is"
+        lines.append(f"set aside: {held}; every other complete task {verb} integrated")
     return "\n".join(lines)
 
 
 def report_hint(report: Report) -> str | None:
-    bad = report.problem
-    if bad is None:
+    """What to do about what was set aside: resolve each conflict, read each failed verify,
+    finish each resolution; the next integrate merges them and what depends on them."""
+    bad = report.problems
+    if not bad:
         return None
-    if bad.kind is Kind.CONFLICT:
-        return (
+    parts: list[str] = []
+    conflicts = [s.task for s in bad if s.kind is Kind.CONFLICT]
+    if len(conflicts) == 1:
+        parts.append(
             f"nothing was half-merged; resolve it with: git po integrate {report.plan} "
-            f"--resolve {bad.task}   (add --agent to have claude do it)"
+            f"--resolve {conflicts[0]}   (add --agent to have claude do it)"
         )
-    if bad.kind is Kind.VERIFY_FAILED:
-        assert bad.commit is not None
-        return (
-            f"the merge of {bad.task} did not pass verify; the result is noted: "
-            f"git notes --ref=po-verify show {bad.commit[:12]}"
+    elif conflicts:
+        parts.append(
+            f"nothing was half-merged; resolve each with: git po integrate {report.plan} "
+            f"--resolve TASK (add --agent to have claude do it), for {', '.join(conflicts)}"
         )
-    return "finish the resolution, then run git po integrate again"
+    for s in bad:
+        if s.kind is Kind.VERIFY_FAILED:
+            assert s.commit is not None
+            parts.append(
+                f"the merge of {s.task} did not pass verify; the result is noted: "
+                f"git notes --ref=po-verify show {s.commit[:12]}"
+            )
+    unfinished = [s.task for s in bad if s.kind is Kind.UNFINISHED]
+    if unfinished:
+        parts.append(f"finish the resolution of {', '.join(unfinished)}")
+    parts.append("then git po integrate merges what was set aside")
+    return "; ".join(parts)
 
 
 def landing_text(landing: Landing) -> str:
