@@ -917,7 +917,8 @@ def integrate_cmd(
         click.echo(integrate_text.landing_text(landing))
         if not rep.ok:
             held = ", ".join(s.task for s in rep.held)
-            _err(f"git po: {into} {'would get' if dry_run else 'got'} what merged; not {held}")
+            verb = "would get" if dry_run else "got"
+            _err(f"git po: {into} {verb} what merged, not what was set aside: {held}")
     if not rep.ok:
         sys.exit(ExitCode.FAILED)
 

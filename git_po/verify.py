@@ -273,7 +273,7 @@ def reuse(repo: Repo, found: VerifyResult, commit: Oid, plan: str, task: str) ->
     """Note on commit that found, a pass on a commit with the same tree, holds for it: nothing
     is run. Returns the result as stored (reused_from names the commit where it ran)."""
     if found.commit == commit:
-        return found
+        return found if found.reused_from else replace(found, reused_from=commit)
     stored = replace(
         found,
         commit=commit,
