@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from git_po import integrate  # noqa: E402
+from git_po import integrate, integrate_text  # noqa: E402
 from git_po.repo import Repo  # noqa: E402
 
 ENV = dict(
@@ -94,7 +94,7 @@ def in_process(repo: Path, branch: str) -> tuple[float, str]:
     report = integrate.integrate(r, "bench", integrate.Options(branch=branch))
     took = time.perf_counter() - t0
     if not report.ok or report.after is None:
-        sys.exit(integrate.report_text(report))
+        sys.exit(integrate_text.report_text(report))
     return took, report.after
 
 

@@ -19,7 +19,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from git_po import config, integrate, layout, verify, worktrees
+from git_po import config, integration_branch, layout, verify, worktrees
 from git_po.errors import StateConflict
 from git_po.local import RunLock
 from git_po.repo import Oid, Repo
@@ -72,10 +72,10 @@ def clean(repo: Repo, plan_name: str, options: Options) -> Report:
             hint="wait for the run to end, or stop it, then clean",
         )
     plan = stored_plan(repo, plan_name)
-    branch = integrate.branch_name(repo, plan, options.branch)
+    branch = integration_branch.branch_name(repo, plan, options.branch)
     if options.dry_run:
         return _Clean(repo, plan_name, plan.ids, branch, options).run()
-    with integrate.plan_lock(repo, plan_name):
+    with integration_branch.plan_lock(repo, plan_name):
         return _Clean(repo, plan_name, plan.ids, branch, options).run()
 
 

@@ -27,6 +27,9 @@ from git_po import (
     demo,
     initcmd,
     integrate,
+    integrate_land,
+    integrate_resolve,
+    integrate_text,
     lookup,
     prepare,
     render,
@@ -871,11 +874,13 @@ def integrate_cmd(
     """Merge the branches of PLAN's complete tasks, in dependency order, into its integration
     branch (po/<plan>/integration by default) with in-memory three-way merges; no checkout is
     touched. Tasks already integrated are skipped. With verify in the plan, each merge is
-    verified in a temporary worktree before the branch moves.
+    verified in a temporary worktree before the branch moves (not again on a tree it passed on).
+    A task that conflicts or fails verify is set aside with every task that depends on it; all
+    others are still merged, and every conflict is listed with its files and the tasks that
+    last touched them.
 
-    Exit 0 when every complete task is integrated; 1 on a conflict or a failing verify (the
-    branch stays at its last good commit; the task, files and tasks they clash with are
-    named); 5 when a checkout that would have to move is dirty.
+    Exit 0 when every complete task is integrated; 1 when something was set aside (--into
+    still lands what merged); 5 when a checkout that would have to move is dirty.
     """
     repo = _open_repo()
     name = _one_plan(repo, plan)
@@ -884,32 +889,38 @@ def integrate_cmd(
     if resolve_task:
         if only or into or dry_run:
             raise UsageError("--resolve cannot be combined with --only, --into or --dry-run")
-        res = integrate.resolve(repo, name, resolve_task, branch=branch, agent=agent)
-        click.echo(integrate.resolution_text(res, name))
+        res = integrate_resolve.resolve(repo, name, resolve_task, branch=branch, agent=agent)
+        click.echo(integrate_text.resolution_text(res, name))
         if agent and res.state not in ("resolved", "committed", "integrated", "merges cleanly"):
             sys.exit(ExitCode.FAILED)
         return
     tasks = tuple(t.strip() for spec in only for t in spec.split(",") if t.strip())
     if into:
-        integrate.check_into(repo, name, into)
+        integrate_land.check_into(repo, name, into)
     rep = integrate.integrate(
         repo, name, integrate.Options(only=tasks, dry_run=dry_run, branch=branch)
     )
-    click.echo(integrate.report_text(rep))
+    click.echo(integrate_text.report_text(rep))
     if not rep.ok:
-        hint = integrate.report_hint(rep)
+        hint = integrate_text.report_hint(rep)
         if hint:
             _err(f"hint: {hint}")
-        if into:
-            _err(f"git po: {into} was not changed: the integration did not finish")
-        sys.exit(ExitCode.FAILED)
     if into:
         if rep.result is None:
+            if not rep.ok:
+                _err(f"git po: nothing was integrated: {into} was not changed")
+                sys.exit(ExitCode.FAILED)
             raise StateConflict(
                 f"{rep.branch} does not exist and nothing was integrated: {into} was not changed"
             )
-        landing = integrate.land(repo, name, rep.result, into, dry_run=dry_run)
-        click.echo(integrate.landing_text(landing))
+        landing = integrate_land.land(repo, name, rep.result, into, dry_run=dry_run)
+        click.echo(integrate_text.landing_text(landing))
+        if not rep.ok:
+            held = ", ".join(s.task for s in rep.held)
+            verb = "would get" if dry_run else "got"
+            _err(f"git po: {into} {verb} what merged, not what was set aside: {held}")
+    if not rep.ok:
+        sys.exit(ExitCode.FAILED)
 
 
 @cli.command("clean", context_settings=CONTEXT)

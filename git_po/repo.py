@@ -673,6 +673,10 @@ class Repo:
         found = self._r.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
         return Oid(str(found)) if found is not None else None
 
+    def tree_of(self, commit: Oid) -> Oid:
+        """The oid of commit's tree."""
+        return Oid(str(self._commit(commit).tree_id))
+
     def parents(self, oid: Oid) -> list[Oid]:
         return [Oid(str(p)) for p in self._commit(oid).parent_ids]
 

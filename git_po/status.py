@@ -184,13 +184,13 @@ def plan_status(repo: Repo, name: str, *, now: float | None = None) -> PlanStatu
 def _radar_and_verify(repo: Repo, name: str, plan: Plan, status: PlanStatus) -> None:
     """Verify results noted on each task's head, and the conflicts the radar predicts between
     live and finished tasks."""
-    from git_po import integrate, radar, verify  # local: integrate reads plans through here
+    from git_po import integration_branch, radar, verify  # local: they read plans through here
 
     for t in status.tasks:
         found = verify.latest(repo, Oid(t.head)) if t.head else None
         t.verify = found.to_json() if found else None
     try:
-        integrated = repo.read_ref(f"refs/heads/{integrate.branch_name(repo, plan)}")
+        integrated = repo.read_ref(f"refs/heads/{integration_branch.branch_name(repo, plan)}")
     except UsageError:
         integrated = None
     tips = {t.id: Oid(t.head) for t in status.tasks if t.head and t.state in radar.STATES}

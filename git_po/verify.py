@@ -6,6 +6,10 @@ the latest), so they never overwrite the worker notes in `refs/notes/po`:
 
     git log --notes=po-verify            git notes --ref=po-verify show <commit>
 
+A pass is noted on the commit's tree too, so a commit with the same tree (a merge that equals
+a task's head, the same merges made again on another branch) is not verified again: the pass
+is noted on it as reused, naming the commit where it ran (`passed_on_same_tree`, `reuse`).
+
 The run loop calls `run_verify` in a task's worktree when it commits [COMPLETE]; `integrate`
 verifies each merge in a temporary worktree (`run_in_temp_worktree`) before its branch moves.
 """
@@ -19,6 +23,7 @@ import tempfile
 import threading
 import time
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -49,12 +54,15 @@ class VerifyResult:
     at: str
     plan: str | None = None
     task: str | None = None  # the task, or the integration step's task ("into" for --into)
+    reused_from: Oid | None = None  # not run: the commit, with the same tree, where it passed
 
     @property
     def passed(self) -> bool:
         return self.exit_code == 0 and not self.timed_out
 
     def summary(self) -> str:
+        if self.reused_from is not None:
+            return f"reused from {self.reused_from[:12]} (passed there on the same tree)"
         took = f"{self.duration_s:.1f}s"
         if self.passed:
             return f"passed in {took}"
@@ -81,6 +89,8 @@ class VerifyResult:
             d["plan"] = self.plan
         if self.task is not None:
             d["task"] = self.task
+        if self.reused_from is not None:
+            d["reused_from"] = self.reused_from
         d["output_tail"] = self.output_tail
         return tomli_w.dumps(d, multiline_strings=True)
 
@@ -98,6 +108,7 @@ class VerifyResult:
             at=str(d.get("at", "")),
             plan=d.get("plan"),
             task=d.get("task"),
+            reused_from=Oid(str(d["reused_from"])) if "reused_from" in d else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -234,9 +245,45 @@ def _tail(out: Any) -> str:
 
 def record(repo: Repo, result: VerifyResult, plan: str, task: str) -> VerifyResult:
     """Keep result as the note on the verified commit in refs/notes/po-verify (replacing an
-    earlier result for that commit). Returns the result as stored."""
+    earlier result for that commit), and a pass on the commit's tree as well, for
+    `passed_on_same_tree`. Returns the result as stored."""
     stored = replace(result, plan=plan, task=task)
     repo.set_note(layout.VERIFY_NOTES_REF, stored.commit, stored.to_toml())
+    if stored.passed:
+        repo.set_note(layout.VERIFY_NOTES_REF, repo.tree_of(stored.commit), stored.to_toml())
+    return stored
+
+
+def passed_on_same_tree(
+    repo: Repo, commit: Oid, command: str, *, also: Sequence[Oid] = ()
+) -> VerifyResult | None:
+    """A pass of command on commit's exact tree: noted on commit, on the tree, or on one of
+    also (commits that may have the same tree: noted before passes were noted on trees).
+    None when command never passed on that tree."""
+    tree = repo.tree_of(commit)
+    places = [commit, tree, *(c for c in also if c != commit and repo.tree_of(c) == tree)]
+    for place in places:
+        found = latest(repo, place)
+        if found is not None and found.passed and found.command == command:
+            return found
+    return None
+
+
+def reuse(repo: Repo, found: VerifyResult, commit: Oid, plan: str, task: str) -> VerifyResult:
+    """Note on commit that found, a pass on a commit with the same tree, holds for it: nothing
+    is run. Returns the result as stored (reused_from names the commit where it ran)."""
+    if found.commit == commit:
+        return found if found.reused_from else replace(found, reused_from=commit)
+    stored = replace(
+        found,
+        commit=commit,
+        plan=plan,
+        task=task,
+        duration_s=0.0,
+        at=now_iso(),
+        reused_from=found.reused_from or found.commit,
+    )
+    repo.set_note(layout.VERIFY_NOTES_REF, commit, stored.to_toml())
     return stored
 
 

@@ -173,15 +173,19 @@ def test_a_conflict_leaves_the_branch_at_its_last_good_commit_and_names_files_an
     assert "right: conflict — [COMPLETE] right: second line" in res.out
     assert re.search(r"shared\.txt +changed on both sides; last touched by left", res.out)
     assert "right.txt" not in res.out  # it merged cleanly
-    assert "third: not reached" in res.out
+    assert "third: merged" in res.out  # it builds on left, not on right: merged all the same
+    assert "set aside: right (conflict); every other complete task is integrated" in res.out
     assert "--resolve right" in res.err
     tip = rev(repo, "po/clash/integration")
-    assert parents(repo, tip) == [rev(repo, "main"), rev(repo, "po/clash/left")]
+    first = rev(repo, f"{tip}^")
+    assert parents(repo, first) == [rev(repo, "main"), rev(repo, "po/clash/left")]
+    assert parents(repo, tip) == [first, rev(repo, "po/clash/third")]
     assert git(repo, "show", f"{tip}:shared.txt") == "one\nleft\nthree\n"
 
     again = run_po(repo, "integrate", "clash")
     assert again.code == 1, again
     assert "left: already integrated" in again.out and "right: conflict" in again.out
+    assert "third: already integrated" in again.out
     assert rev(repo, "po/clash/integration") == tip  # unchanged: nothing half-merged
     assert f"unchanged at {tip[:12]}" in again.out
     assert checkout_snapshot(repo) == before
@@ -223,7 +227,7 @@ def test_a_conflict_resolved_in_the_prepared_worktree_is_picked_up(
     res = run_po(repo, "integrate", "clash")
     assert res.code == 0, res
     assert f"right: resolution taken {resolved[:12]}" in res.out
-    assert "third: merged" in res.out
+    assert "third: already integrated" in res.out  # merged past the conflict, the first time
     first_parent = git(repo, "log", "--first-parent", "--format=%H", "po/clash/integration")
     assert resolved in first_parent.split()  # a fast-forward to the person's merge
     assert parents(repo, resolved) == [tip, rev(repo, "po/clash/right")]
