@@ -8,12 +8,10 @@ import os
 import signal
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -37,7 +35,9 @@ from git_po import (
     scheduler,
     schema,
     show,
+    signals,
     status,
+    termout,
     transcript,
     watch,
 )
@@ -260,42 +260,48 @@ def _run(
     live: bool,
     resume: bool = False,
 ) -> int:
-    stop = threading.Event()
-    hurry = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            hurry.set()  # a second Ctrl-C: kill the workers now (their work is still saved)
-        stop.set()
-
-    previous = {
-        s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    }
-    observer: LiveObserver | LineObserver = (
-        LiveObserver(prep.plan.name, repo) if live else LineObserver()
-    )
+    interrupts = signals.Interrupts()
+    output = termout.Output(on_lost=interrupts.note)
+    interrupts.install()
     try:
-        runner = scheduler.resume_plan if resume else scheduler.run_plan
-        outcome = runner(repo, prep, options, observer, stop, hurry)
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-    if isinstance(observer, LiveObserver):
-        observer.draw()
-    click.echo()
-    st = status.plan_status(repo, prep.plan.name)
-    click.echo(
-        render.status_table(st, use_color=_use_color(sys.stdout, repo), width=_width(sys.stdout))
-    )
-    if outcome.interrupted:
-        _err("git po: interrupted; workers stopped and their work saved")
-        return ExitCode.INTERRUPTED
-    click.echo(f"wall time {render.duration(outcome.wall_seconds)}")
-    if outcome.run_state == "waiting":
-        _err(
-            f"git po: tasks wait for an answer or another task; "
-            f"see git po status {prep.plan.name}, then git po answer / retry / resume"
+        inner: LiveObserver | LineObserver = (
+            LiveObserver(prep.plan.name, repo) if live else LineObserver()
         )
+        runner = scheduler.resume_plan if resume else scheduler.run_plan
+        outcome = runner(
+            repo,
+            prep,
+            options,
+            output.observer(inner),
+            interrupts.stop,
+            interrupts.hurry,
+            interrupts,
+        )
+        # the handlers stay until the end: git's forward of a signal, or a closed terminal,
+        # may come while the summary prints
+        with output.guard():
+            if isinstance(inner, LiveObserver):
+                inner.draw()
+            click.echo()
+            st = status.plan_status(repo, prep.plan.name)
+            click.echo(
+                render.status_table(
+                    st, use_color=_use_color(sys.stdout, repo), width=_width(sys.stdout)
+                )
+            )
+        if outcome.interrupted:
+            with output.guard():
+                _err("git po: interrupted; workers stopped and their work saved")
+            return ExitCode.INTERRUPTED
+        with output.guard():
+            click.echo(f"wall time {render.duration(outcome.wall_seconds)}")
+            if outcome.run_state == "waiting":
+                _err(
+                    f"git po: tasks wait for an answer or another task; "
+                    f"see git po status {prep.plan.name}, then git po answer / retry / resume"
+                )
+    finally:
+        interrupts.close()
     return ExitCode.OK if outcome.all_complete else ExitCode.FAILED
 
 

@@ -98,6 +98,29 @@ class Observer(Protocol):
         """Called about every poll interval with every task (the live view redraws)."""
 
 
+class Waiter(Protocol):
+    """How the run loop learns of interruptions between passes (see git_po.signals)."""
+
+    def poll(self) -> None:
+        """Take what arrived since the last call (sets stop / hurry)."""
+
+    def wait(self, timeout: float) -> None:
+        """Sleep up to timeout, waking early when an interruption arrives; then poll."""
+
+
+class _EventWaiter:
+    """For callers that set stop from another thread: sleep on the event itself."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+
+    def poll(self) -> None:
+        pass
+
+    def wait(self, timeout: float) -> None:
+        self.stop.wait(timeout)
+
+
 @dataclass
 class RunOutcome:
     plan: str
@@ -128,6 +151,7 @@ class Orchestrator:
         *,
         resume: bool = False,
         hurry: threading.Event | None = None,
+        waiter: Waiter | None = None,
     ) -> None:
         self.repo = repo
         self.prep = prep
@@ -136,6 +160,7 @@ class Orchestrator:
         self.observer = observer
         self.stop = stop
         self.hurry = hurry or threading.Event()
+        self.waiter: Waiter = waiter or _EventWaiter(stop)
         self.resuming = resume
         self.store = StateStore(repo, self.plan.name)
         self.workers_local = Workers(repo, self.plan.name)
@@ -362,6 +387,7 @@ class Orchestrator:
         """Run until nothing more can happen; True when stopped by an interrupt."""
         stopping = False
         while True:
+            self.waiter.poll()
             if self.stop.is_set() and not stopping:
                 stopping = True
                 for w in self.workers.values():
@@ -388,7 +414,7 @@ class Orchestrator:
                     continue
                 if not self._waiting_later():
                     return False
-            self.stop.wait(self.options.poll_interval)
+            self.waiter.wait(self.options.poll_interval)
 
     def _cooling(self) -> bool:
         return time.monotonic() < self.cooldown_until
@@ -1343,8 +1369,9 @@ def run_plan(
     observer: Observer,
     stop: threading.Event,
     hurry: threading.Event | None = None,
+    waiter: Waiter | None = None,
 ) -> RunOutcome:
-    return Orchestrator(repo, prep, options, observer, stop, hurry=hurry).run()
+    return Orchestrator(repo, prep, options, observer, stop, hurry=hurry, waiter=waiter).run()
 
 
 def resume_plan(
@@ -1354,5 +1381,8 @@ def resume_plan(
     observer: Observer,
     stop: threading.Event,
     hurry: threading.Event | None = None,
+    waiter: Waiter | None = None,
 ) -> RunOutcome:
-    return Orchestrator(repo, prep, options, observer, stop, resume=True, hurry=hurry).run()
+    return Orchestrator(
+        repo, prep, options, observer, stop, resume=True, hurry=hurry, waiter=waiter
+    ).run()
