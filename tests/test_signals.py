@@ -473,3 +473,44 @@ def test_a_missing_object_is_named_with_a_hint(repo: Path, tmp_path: Path) -> No
     assert tip in res.err and "missing" in res.err, res.err
     assert "git fsck" in res.err
     assert "internal error" not in res.err and "Traceback" not in res.err
+
+
+def test_a_burst_of_signals_never_freezes_the_orchestrator(repo: Path, tmp_path: Path) -> None:
+    """Hundreds of stop signals as fast as they can be sent: one request (they come at once),
+    so a graceful stop; and no handler waits on a lock a handler it interrupted holds."""
+    git(repo, "config", "po.stopGrace", "20")
+    plan = write_plan(tmp_path, "burst", '[tasks.t]\nprompt = "work, and save when stopped"\n')
+    trap: list[dict[str, object]] = [
+        {"sleep": 1.0},
+        {"commit": "[CHECKPOINT] saved when asked to stop"},
+    ]
+    env = fake_env(tmp_path, {"t": saver(tmp_path, trap)})
+    proc = subprocess.Popen(
+        [*po_cmd(), "start", str(plan), "--no-live"],
+        cwd=repo,
+        env=po_env(env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for("the worker to arm its trap", armed(tmp_path, "t").exists)
+        stoppers = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+        began = time.monotonic()
+        sent = 0
+        while time.monotonic() - began < 0.3 and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, stoppers[sent % 3])
+            sent += 1
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"git po froze after {sent} signals") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        kill_workers(repo, "burst")
+    assert code == 130
+    assert run_record(repo, "burst")["state"] == "interrupted"
+    assert subjects(repo, "po/burst/t", since="main")[0] == "[CHECKPOINT] saved when asked to stop"
