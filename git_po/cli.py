@@ -41,7 +41,15 @@ from git_po import (
     transcript,
     watch,
 )
-from git_po.errors import ExitCode, NotFound, PlanError, PoError, StateConflict, UsageError
+from git_po.errors import (
+    ExitCode,
+    NotFound,
+    PlanError,
+    PoError,
+    StateConflict,
+    UsageError,
+    missing_object,
+)
 from git_po.local import Inbox, RunLock
 from git_po.repo import Repo
 from git_po.scheduler import StartOptions, TaskView
@@ -167,6 +175,11 @@ def _boundary(fn: F) -> F:
         except click.ClickException:
             raise
         except Exception as exc:
+            missing = missing_object(exc)
+            if missing is not None:  # an object pruned or lost: say which, not a traceback
+                _err(f"git po: {missing.message}")
+                _err(f"hint: {missing.hint}")
+                sys.exit(missing.exit_code)
             log = Path(tempfile.gettempdir()) / f"git-po-crash-{os.getpid()}.log"
             try:
                 log.write_text(traceback.format_exc())

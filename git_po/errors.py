@@ -6,6 +6,7 @@ place. Anything else is a bug and is reported as one (exit 70).
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 
 
@@ -85,6 +86,54 @@ class NotFound(PoError):
 
 class RefRace(StateConflict):
     """A compare-and-swap on a ref lost: someone else moved it."""
+
+
+class RefLocked(PoError):
+    """A ref cannot be written: its lock file stays, left by a writer that died (or held by
+    one that does not let go). Not a RefRace: writing again on top does not help."""
+
+    exit_code = ExitCode.CONFLICT
+
+    def __init__(self, ref: str, lock: str, age: float, holders: list[int]) -> None:
+        held = (
+            f"held open by pid {', '.join(map(str, holders))}" if holders else "no process holds it"
+        )
+        super().__init__(
+            f"{ref} is locked: {lock} exists ({age:.0f} s old, {held})",
+            hint=f"if no git process is running in this repository, remove it: {rm_command(lock)}",
+        )
+        self.ref = ref
+        self.lock = lock
+
+
+def rm_command(path: str) -> str:
+    """`rm '<path>'`, quoted for a POSIX shell whatever the path holds."""
+    return "rm '" + path.replace("'", "'\\''") + "'"
+
+
+class MissingObject(RepositoryError):
+    """An object a ref or a commit names is not in the repository (pruned by a gc that raced a
+    writer, or a damaged object store)."""
+
+    def __init__(self, oid: str) -> None:
+        super().__init__(
+            f"object {oid} is missing from the repository",
+            hint="git fsck --full names what is damaged; a git gc --prune=now while git po ran "
+            "can remove objects a worker just wrote",
+        )
+        self.oid = oid
+
+
+_OID = re.compile(r"\b([0-9a-f]{40}|[0-9a-f]{64})\b")
+
+
+def missing_object(exc: BaseException) -> MissingObject | None:
+    """The MissingObject a KeyError from pygit2 stands for (an object id that was not found),
+    or None for any other KeyError."""
+    if not isinstance(exc, KeyError):
+        return None
+    found = _OID.search(" ".join(str(a) for a in exc.args))
+    return MissingObject(found.group(1)) if found else None
 
 
 class Interrupted(PoError):

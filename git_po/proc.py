@@ -104,6 +104,23 @@ def signal_pgid(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
+def holders(path: Path) -> list[int]:
+    """The processes that have path open (those whose /proc entries this user may read)."""
+    target = str(path)
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                for fd in os.scandir(f"/proc/{entry.name}/fd"):
+                    with contextlib.suppress(OSError):
+                        if os.readlink(fd.path) == target:
+                            found.append(int(entry.name))
+                            break
+    return found
+
+
 TERM = signal.SIGTERM
 KILL = signal.SIGKILL
 

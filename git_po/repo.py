@@ -22,7 +22,8 @@ from pygit2.enums import (
     SortMode,
 )
 
-from git_po.errors import RefRace, RepositoryError, StateConflict
+from git_po import proc
+from git_po.errors import RefLocked, RefRace, RepositoryError, StateConflict
 from git_po.protocol import AUTOSAVE_TRAILER
 
 Oid = NewType("Oid", str)  # a full hex object id
@@ -46,17 +47,36 @@ class MergeResult:
     conflicts: tuple[str, ...]
 
 
-def _retry_locked(fn: Callable[[], T]) -> T:
-    """libgit2 fails at once on a held ref lock; git waits. Retry with jitter for up to 20 s
-    (a lock left by a crashed writer is reported then)."""
+STALE_LOCK_AFTER = 10.0  # seconds a ref lock may stand before it is reported as left behind
+_LOCK_FILE = re.compile(r"'([^']+\.lock)'")
+
+
+def _retry_locked(fn: Callable[[], T], ref: str) -> T:
+    """libgit2 fails at once on a held ref lock; git waits. Retry with backoff and jitter while
+    the lock is young or held open by a live process (for up to 20 s); a lock file that stands
+    longer than STALE_LOCK_AFTER with no process holding it was left by a writer that died:
+    RefLocked at once, naming the file to remove."""
     delay = 0.002
     deadline = time.monotonic() + 20
     while True:
         try:
             return fn()
         except (OSError, pygit2.GitError) as exc:
-            text = str(exc).lower()
-            if "lock" not in text or time.monotonic() > deadline:
+            text = str(exc)
+            if "lock" not in text.lower():
+                raise
+            found = _LOCK_FILE.search(text)
+            lock = found.group(1) if found else None
+            if lock is not None:
+                try:
+                    age = time.time() - os.stat(lock).st_mtime
+                except OSError:
+                    age = 0.0  # let go meanwhile
+                if time.monotonic() > deadline or age >= STALE_LOCK_AFTER:
+                    holders = proc.holders(Path(lock))
+                    if not holders or time.monotonic() > deadline:
+                        raise RefLocked(ref, lock, age, holders) from None
+            elif time.monotonic() > deadline:
                 raise
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.1)
@@ -190,7 +210,7 @@ class Repo:
                 tx.set_target(name, target, message=message)
 
         try:
-            _retry_locked(create)
+            _retry_locked(create, name)
         except pygit2.AlreadyExistsError:
             raise RefRace(f"{name} already exists") from None
         except ValueError as exc:
@@ -219,7 +239,7 @@ class Repo:
                     raise RefRace(f"{name} moved (expected {expected[:12]})") from None
                 raise
 
-        _retry_locked(swap)
+        _retry_locked(swap, name)
 
     def delete_ref(self, name: str, expected: Oid) -> None:
         def drop() -> None:
@@ -228,7 +248,7 @@ class Repo:
                 raise RefRace(f"{name} moved (expected {expected[:12]})")
             held.delete()
 
-        _retry_locked(drop)
+        _retry_locked(drop, name)
 
     # --- commits that touch no checkout -------------------------------------------------
 
@@ -795,7 +815,7 @@ class Repo:
                     raise StateConflict(f"cannot update the files of {worktree}: {exc}") from None
                 tx.set_target(ref, pygit2.Oid(hex=new), message=message)
 
-        _retry_locked(move)
+        _retry_locked(move, ref)
 
     def set_note(self, notes_ref: str, oid: Oid, text: str) -> None:
         """Write (or replace) the note on oid in notes_ref.

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from git_po import __version__, attempts, faults, hookinstall, layout, prompts, secrets, verify
 from git_po.agents.base import TranscriptSummary
-from git_po.errors import ExitCode, Interrupted, PoError, StateConflict
+from git_po.errors import ExitCode, Interrupted, PoError, RefLocked, StateConflict
 from git_po.local import Inbox, Message, RunLock, WorkerRecord, Workers, attached_pid, find_worker
 from git_po.plan import Task
 from git_po.prepare import (
@@ -176,6 +176,12 @@ class Orchestrator:
         self.hooks: Path | None = None
         self.record: RunRecord | None = None
         self.plan_tip: Oid | None = None
+        # state changes not yet on their task's ref (its lock file stays), in order
+        self.unrecorded: dict[str, list[tuple[TaskState, str, str, Mapping[str, object] | None]]]
+        self.unrecorded = {}
+        self._locks_told: set[str] = set()
+        self.lock_notes: dict[str, str] = {}  # what the live view shows of a task that waits
+        self._flush_after = 0.0
         self.secret_values = secrets.secret_values(os.environ)
 
     # -- entry --
@@ -272,10 +278,10 @@ class Orchestrator:
                 agent=t.agent,
             )
             waits = ", ".join(t.depends_on) if t.depends_on else "a worker slot"
-            self.states[t.id] = self.store.write(
+            self.views[t.id] = TaskView(t.id, State.PENDING)
+            self.states[t.id] = self._write(
                 st, "pending", f"{t.id}: pending, waits for {waits}\n\nPo-Plan: {plan.name}\n"
             )
-            self.views[t.id] = TaskView(t.id, State.PENDING)
 
     # -- resuming a run --
 
@@ -388,6 +394,7 @@ class Orchestrator:
         stopping = False
         while True:
             self.waiter.poll()
+            self._flush_unrecorded()
             if self.stop.is_set() and not stopping:
                 stopping = True
                 for w in self.workers.values():
@@ -409,6 +416,7 @@ class Orchestrator:
             self.observer.tick(self._view_list())
             if not self.workers and not self.verifying:
                 if stopping:
+                    self._flush_unrecorded(force=True)
                     return True
                 if self._ready() and not self._cooling():
                     continue
@@ -429,6 +437,8 @@ class Orchestrator:
                 continue
             if self.retry_at.get(t.id, 0.0) > now:
                 continue
+            if t.id in self.unrecorded:
+                continue  # its state ref is locked: it starts once that is recorded
             if attached_pid(self.repo, self.plan.name, t.id) is not None:
                 continue
             if all(self.states[d].state is State.COMPLETE for d in t.depends_on):
@@ -438,7 +448,7 @@ class Orchestrator:
     def _waiting_later(self) -> bool:
         """Whether a pending task will become launchable by waiting (retry, cool-down,
         someone attached), or a message waits in the inbox."""
-        if self.inbox.pending():
+        if self.inbox.pending() or self.unrecorded:
             return True
         if self.budget_spent:
             return False
@@ -482,8 +492,14 @@ class Orchestrator:
                 return
             try:
                 self._launch(self.plan.task(tid))
+            except RefLocked as exc:
+                # a ref of this task is locked: it waits (and says what to remove); the rest goes on
+                self.retry_at[tid] = time.monotonic() + 2.0
+                self._tell_locked(tid, exc)
             except (PoError, OSError) as exc:
                 self._set(tid, State.FAILED, "failed", reason=f"could not start: {exc}")
+            else:
+                self.lock_notes.pop(tid, None)
 
     def _launch(self, task: Task) -> None:
         plan = self.plan
@@ -616,12 +632,17 @@ class Orchestrator:
             attempts=[*st.attempts, attempt],
         )
         how = f"resuming session {resume[:8]}" if resume else task.agent
-        self._record(
-            task.id,
-            "running",
-            f"starting attempt {number} ({how})",
-            detail={"attempt": number, "transcript": str(transcript)},
-        )
+        try:
+            self._record(
+                task.id,
+                "running",
+                f"starting attempt {number} ({how})",
+                detail={"attempt": number, "transcript": str(transcript)},
+                queue=False,
+            )
+        except RefLocked:
+            self.states[task.id] = st  # nothing was recorded, so nothing starts
+            raise
         try:
             worker = start_worker(
                 task.id,
@@ -1295,19 +1316,82 @@ class Orchestrator:
         self._record(tid, event, summary, detail)
 
     def _record(
-        self, tid: str, event: str, summary: str, detail: Mapping[str, object] | None = None
+        self,
+        tid: str,
+        event: str,
+        summary: str,
+        detail: Mapping[str, object] | None = None,
+        *,
+        queue: bool = True,
     ) -> None:
         st = self.states[tid]
         msg = (
             f"{tid}: {summary}\n\n"
             f"Po-Plan: {self.plan.name}\nPo-Task: {tid}\nPo-State: {st.state.value}\n"
         )
-        self.states[tid] = self.store.write(st, event, msg, detail)
+        self.states[tid] = self._write(st, event, msg, detail, queue=queue)
         view = self.views[tid]
         view.state = st.state
-        view.reason = st.reason
+        view.reason = st.reason or self.lock_notes.get(tid)
         view.attempts = len(st.attempts)
         self.observer.changed(view, summary)
+
+    def _write(
+        self,
+        st: TaskState,
+        event: str,
+        msg: str,
+        detail: Mapping[str, object] | None = None,
+        *,
+        queue: bool = True,
+    ) -> TaskState:
+        """Write a state change on the task's ref. While that ref's lock file stays (a writer
+        died holding it), keep the change, in order, and say what to remove: only this task
+        waits. With queue=False (an attempt about to start) RefLocked is raised instead."""
+        tid = st.task
+        queued = self.unrecorded.get(tid)
+        if queued is None:
+            try:
+                return self.store.write(st, event, msg, detail)
+            except RefLocked as exc:
+                if not queue:
+                    raise
+                queued = self.unrecorded[tid] = []
+                self._tell_locked(tid, exc)
+        elif not queue:
+            self._flush_unrecorded(force=True)
+            if tid not in self.unrecorded:
+                return self.store.write(st, event, msg, detail)
+            self.store.write(st, event, msg, detail)  # raises RefLocked while it stays
+        queued.append((st, event, msg, detail))
+        return st
+
+    def _flush_unrecorded(self, *, force: bool = False) -> None:
+        """Write the kept state changes of tasks whose ref was locked (about once a second)."""
+        if not self.unrecorded or (not force and time.monotonic() < self._flush_after):
+            return
+        self._flush_after = time.monotonic() + 1.0
+        for tid, queued in list(self.unrecorded.items()):
+            while queued:
+                st, event, msg, detail = queued[0]
+                try:
+                    self.store.write(st, event, msg, detail)
+                except RefLocked:
+                    break
+                queued.pop(0)
+            if not queued:
+                del self.unrecorded[tid]
+                self.lock_notes.pop(tid, None)
+                self.views[tid].reason = self.states[tid].reason
+                self.observer.changed(self.views[tid], "its state ref is free again; recorded")
+
+    def _tell_locked(self, tid: str, exc: RefLocked) -> None:
+        if exc.lock in self._locks_told:
+            return
+        self._locks_told.add(exc.lock)
+        self.lock_notes[tid] = f"waits: {exc.message}; {exc.hint}"
+        self.views[tid].reason = self.lock_notes[tid]
+        self.observer.changed(self.views[tid], self.lock_notes[tid])
 
     def _view_list(self) -> list[TaskView]:
         return [self.views[t.id] for t in self.plan.tasks]
