@@ -32,6 +32,7 @@ from git_po import (
     prepare,
     render,
     report,
+    rerun,
     scheduler,
     schema,
     show,
@@ -259,7 +260,13 @@ def start(
     for warning in prep.warnings:
         _err(f"warning: {warning}")
     if dry_run:
-        click.echo(render.schedule_text(scheduler.schedule(prep)))
+        seen = rerun.preview(repo, prep.plan, prep.base, restart)
+        kept = frozenset(seen.rerun.kept) if seen and seen.rerun else frozenset()
+        text = render.schedule_text(scheduler.schedule(prep, kept))
+        if seen is not None:
+            body, _, last = text.rpartition("\n\n")
+            text = f"{body}\n\n{render.rerun_text(seen)}\n\n{last}"
+        click.echo(text)
         return
     code = _run(repo, prep, options, live=not no_live and sys.stdout.isatty())
     sys.exit(code)
@@ -403,6 +410,14 @@ def _message(command: str, spec: str, text: str, plan: str | None, no_live: bool
             + " or ".join(s.value for s in allowed)
             + " tasks"
         )
+    if command == "retry" and st is not None:
+        problem = rerun.restore_problem(repo, st)
+        if problem:
+            raise StateConflict(
+                f"cannot retry {name}/{task}: {problem}",
+                hint=f"git po start --restart runs the plan again from scratch, or look for "
+                f"the work under refs/po/{name}/",
+            )
     holder = RunLock(repo, name).alive_holder()
     Inbox(repo, name).post(command, task, text)
     if holder:

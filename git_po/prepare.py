@@ -182,9 +182,12 @@ class Schedule:
     rows: tuple[ScheduleRow, ...]
 
 
-def schedule(prep: Prepared) -> Schedule:
+def schedule(prep: Prepared, kept: frozenset[str] = frozenset()) -> Schedule:
+    """The schedule; kept: tasks a re-run keeps (complete already, they start no worker)."""
     g = prep.plan.graph
-    roots = g.priority(g.roots)
+    roots = g.priority(
+        t.id for t in prep.plan.tasks if t.id not in kept and all(d in kept for d in t.depends_on)
+    )
     rows = tuple(
         ScheduleRow(t.id, t.depends_on, g.path_length[t.id], t.agent)
         for t in sorted(prep.plan.tasks, key=lambda t: g.topo_order.index(t.id))

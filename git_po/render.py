@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from git_po.rerun import Preview
 from git_po.scheduler import Schedule, TaskView
 from git_po.state import State
 from git_po.status import PlanStatus, PlanSummary
@@ -194,6 +195,34 @@ def schedule_text(s: Schedule) -> str:
         width=200,
     )
     lines += ["", "plan is valid; nothing was written (--dry-run)"]
+    return "\n".join(lines)
+
+
+def rerun_text(p: Preview) -> str:
+    """What a start does with the plan's earlier run: refuse, start over, or keep and run."""
+    if p.refused:
+        return (
+            f"run {p.after} of plan {p.plan} did not finish ({p.after_state}): start refuses; "
+            f"continue it with git po resume {p.plan}, or --restart runs every task again "
+            f"(its refs go to {p.archive})"
+        )
+    if p.rerun is None:
+        return f"every task runs again; the earlier run's refs go to {p.archive}"
+    r = p.rerun
+    runs = len(r.runs)
+    lines = [
+        f"run {r.after} finished: {len(r.kept)} task{'s' if len(r.kept) != 1 else ''} kept, "
+        f"{runs} to run"
+        + (f" (their earlier branches and state go to {p.archive})" if runs else ""),
+    ]
+    rows = [["keep" if c.keep else "run", c.task, c.why] for c in r.choices]
+    lines += _table(
+        ["", "TASK", "WHY"],
+        rows,
+        ["complete" if c.keep else "pending" for c in r.choices],
+        use_color=False,
+        width=200,
+    )
     return "\n".join(lines)
 
 

@@ -93,9 +93,11 @@ def build(repo: Repo, plan: str, *, now: float | None = None) -> Report:
     for t in status.tasks:
         st = store.read(t.id)
         attempts = st.attempts if st else []
+        kept = st.kept_from if st else None
         duration = 0.0
-        verified = sum(a.verify_s or 0.0 for a in attempts)
-        for a in attempts:
+        ran = [] if kept else attempts  # a kept task's attempts belong to an earlier run
+        verified = sum(a.verify_s or 0.0 for a in ran)
+        for a in ran:
             if a.duration_s is not None:
                 duration += a.duration_s
             elif a.ended_at is None and (begun := parse_iso(a.started_at)) is not None:
@@ -110,7 +112,7 @@ def build(repo: Repo, plan: str, *, now: float | None = None) -> Report:
                 cost_usd=t.cost_usd,
                 input_tokens=t.input_tokens,
                 output_tokens=t.output_tokens,
-                reason=t.reason,
+                reason=t.reason or (f"kept from run {kept}" if kept else None),
                 refused=t.refused,
             )
         )

@@ -17,7 +17,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from git_po import __version__, attempts, faults, hookinstall, layout, prompts, secrets, verify
+from git_po import (
+    __version__,
+    attempts,
+    faults,
+    hookinstall,
+    layout,
+    prompts,
+    rerun,
+    secrets,
+    verify,
+)
 from git_po.agents.base import TranscriptSummary
 from git_po.errors import ExitCode, Interrupted, PoError, RefLocked, StateConflict
 from git_po.local import Inbox, Message, RunLock, WorkerRecord, Workers, attached_pid, find_worker
@@ -182,6 +192,7 @@ class Orchestrator:
         self._locks_told: set[str] = set()
         self.lock_notes: dict[str, str] = {}  # what the live view shows of a task that waits
         self._flush_after = 0.0
+        self.again: rerun.Rerun | None = None
         self.secret_values = secrets.secret_values(os.environ)
 
     # -- entry --
@@ -221,7 +232,17 @@ class Orchestrator:
                     hint=f"continue it with: git po resume {plan.name}; "
                     "or start it over with --restart",
                 )
-            archive_run(self.repo, plan.name, stored.run.run, root)
+            if not self.options.restart:
+                # a finished run: keep what is complete and unchanged, run the rest (like make)
+                self.again = rerun.look_back(self.repo, plan, self.prep.base, stored)
+            archive_run(
+                self.repo,
+                plan.name,
+                stored.run.run,
+                root,
+                keep=frozenset(self.again.kept) if self.again else frozenset(),
+                keep_integration=self.again.integration_stays if self.again else False,
+            )
             run_number = stored.run.run + 1
         else:
             left = leftovers(self.repo, plan.name)
@@ -269,6 +290,9 @@ class Orchestrator:
 
         self.hooks = hookinstall.install(self.repo)
         for t in plan.tasks:
+            if self.again is not None and t.id in self.again.kept:
+                self._keep(t, self.again)
+                continue
             st = TaskState(
                 plan=plan.name,
                 task=t.id,
@@ -282,6 +306,32 @@ class Orchestrator:
             self.states[t.id] = self._write(
                 st, "pending", f"{t.id}: pending, waits for {waits}\n\nPo-Plan: {plan.name}\n"
             )
+            if self.again is not None:
+                why = next(c.why for c in self.again.choices if c.task == t.id)
+                self.observer.changed(self.views[t.id], f"runs: {why}")
+
+    def _keep(self, task: Task, again: rerun.Rerun) -> None:
+        """A complete task the earlier run finished, unchanged: it stays complete, on its
+        branch (restored from its recorded tip if the branch was removed)."""
+        old = again.states[task.id]
+        branch_ref = layout.branch_ref(self.plan.name, task.id)
+        tip = old.recorded_tip
+        if self.repo.read_ref(branch_ref) is None and tip is not None:
+            self.repo.create_ref(
+                branch_ref, Oid(tip), f"po: branch of {task.id} restored from its recorded tip"
+            )
+        self.states[task.id] = rerun.kept_state(old, task, again.after)
+        self.views[task.id] = TaskView(
+            task.id, State.COMPLETE, attempts=len(old.attempts), cost_usd=old.cost_usd
+        )
+        self._refresh_branch_view(task.id)
+        subject = self.views[task.id].last_subject
+        self._record(
+            task.id,
+            "kept",
+            f"kept from run {self.states[task.id].kept_from}: unchanged"
+            + (f" — {subject}" if subject else ""),
+        )
 
     # -- resuming a run --
 
@@ -522,6 +572,17 @@ class Orchestrator:
             return
 
         head = self.repo.read_ref(branch_ref)
+        if head is None and st.recorded_tip is not None:
+            # an earlier attempt's branch was removed (git po clean --branches): its work is
+            # the tip the state recorded; go on from there, never from the base
+            problem = rerun.restore_problem(self.repo, st)
+            if problem:
+                self._set(task.id, State.FAILED, "failed", reason=problem)
+                return
+            head = Oid(st.recorded_tip)
+            self.repo.create_ref(
+                branch_ref, head, f"po: branch of {task.id} restored from its recorded tip"
+            )
         last = st.attempts[-1] if st.attempts else None
         if (
             self.plan.verify
@@ -622,6 +683,7 @@ class Orchestrator:
         self.states[task.id] = replace(
             st,
             state=State.RUNNING,
+            definition=rerun.definition(task),
             base=str(base),
             worktree=str(path),
             reason=None,

@@ -61,6 +61,8 @@ class TaskDetail:
     wip: str | None
     attached: str | None  # "pid N since T" while someone is attached (this machine)
     conflicts: Any  # predicted conflicts, when status knows them; None otherwise
+    branch_removed: bool = False  # head is the tip the state recorded
+    kept_from: int | None = None  # a re-run kept its work from that run
     attempts: list[dict[str, Any]] = field(default_factory=list)
     # verify runs that sent the task back: [{"attempt", "commit", "verify", "output_tail"}]
     verify_failures: list[dict[str, Any]] = field(default_factory=list)
@@ -183,6 +185,8 @@ def task_detail(repo: Repo, ref: TaskRef) -> TaskDetail:
         wip=ts.wip,
         attached=attached,
         conflicts=ts.to_json().get("conflicts"),
+        branch_removed=ts.branch_removed,
+        kept_from=ts.kept_from,
         attempts=attempts,
         verify_failures=_verify_failures(repo, history, attempts),
         history=history,
@@ -257,7 +261,12 @@ def render_text(d: TaskDetail) -> str:
     def row(label: str, value: object) -> None:
         out.append(f"{label:<13}{value}")
 
-    row("branch", f"{d.branch} at {d.head[:12] if d.head else '(not created)'}")
+    if d.branch_removed and d.head:
+        row("branch", f"{d.branch} removed; its recorded tip is {d.head[:12]} (retry restores it)")
+    else:
+        row("branch", f"{d.branch} at {d.head[:12] if d.head else '(not created)'}")
+    if d.kept_from is not None:
+        row("kept", f"from run {d.kept_from} (complete and unchanged when the plan ran again)")
     row("base", d.base[:12] if d.base else "-")
     row("depends on", ", ".join(d.depends_on) or "-")
     row("agent", d.agent or "-")

@@ -108,6 +108,13 @@ class TaskState:
     waiting_on: str | None = None  # NEEDS: the task it waits for
     waiting_tip: str | None = None  # NEEDS: that task's branch tip when the wait began
     message: str | None = None  # for the next attempt: an answer, what arrived, a failure
+    # the branch tip when this state was written: `retry` restores a removed branch from it,
+    # `status` reads checkpoints and the last subject from it when the branch is gone
+    tip: str | None = None
+    # digests of what defines the task's work (see rerun.definition), recorded when it runs:
+    # starting the plan again keeps a complete task whose definition and base are unchanged
+    definition: dict[str, str] | None = None
+    kept_from: int | None = None  # the run whose work this state keeps (a re-run kept it)
 
     _OPTIONAL = (
         "base",
@@ -118,6 +125,8 @@ class TaskState:
         "waiting_on",
         "waiting_tip",
         "message",
+        "tip",
+        "kept_from",
     )
 
     def to_toml(self) -> str:
@@ -134,6 +143,8 @@ class TaskState:
                 d[key] = value
         if self.retries_from:
             d["retries_from"] = self.retries_from
+        if self.definition:
+            d["definition"] = dict(self.definition)
         if self.attempts:
             d["attempts"] = [a.to_dict() for a in self.attempts]
         return tomli_w.dumps(d)
@@ -157,11 +168,25 @@ class TaskState:
             waiting_on=d.get("waiting_on"),
             waiting_tip=d.get("waiting_tip"),
             message=d.get("message"),
+            tip=d.get("tip"),
+            definition=d.get("definition"),
+            kept_from=d.get("kept_from"),
         )
 
     @property
     def cost_usd(self) -> float:
         return round(sum(a.cost_usd or 0.0 for a in self.attempts), 6)
+
+    @property
+    def recorded_tip(self) -> str | None:
+        """The branch tip this state last saw (for states written before `tip` was recorded:
+        where its last attempt left the branch)."""
+        if self.tip:
+            return self.tip
+        for a in reversed(self.attempts):
+            if a.head_after:
+                return a.head_after
+        return None
 
     @property
     def session_id(self) -> str | None:
@@ -205,6 +230,9 @@ class StateStore:
         if st.task not in self._tips:
             self._tips[st.task] = self.repo.read_ref(ref)
         st = replace(st, updated_at=now_iso())
+        tip = self.repo.read_ref(layout.branch_ref(self.plan, st.task))
+        if tip is not None:  # a removed branch keeps the tip recorded before
+            st = replace(st, tip=str(tip))
         ev: dict[str, Any] = {"event": event, "at": st.updated_at, "state": st.state.value}
         if st.reason:
             ev["reason"] = st.reason

@@ -51,6 +51,9 @@ class TaskStatus:
     refused: int = 0  # tool calls the agent's permission system refused, over all attempts
     # those listed by the agent, oldest first: [{"attempt", "tool", "target"}]
     refused_calls: list[dict[str, Any]] = field(default_factory=list)
+    # the branch was removed (git po clean --branches): head is the tip its state recorded
+    branch_removed: bool = False
+    kept_from: int | None = None  # a re-run kept this task's work from that run
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -131,6 +134,11 @@ def plan_status(repo: Repo, name: str, *, now: float | None = None) -> PlanStatu
         st = store.read(task.id)
         branch = layout.branch(name, task.id)
         head = repo.read_ref(layout.branch_ref(name, task.id))
+        removed = False
+        rec = st.recorded_tip if st else None
+        if head is None and rec and repo.resolve(rec) is not None:
+            # the branch was removed: what it held is still the recorded tip's history
+            head, removed = Oid(rec), True
         base = st.base if st else None
         checkpoints = commits = 0
         last_subject: str | None = None
@@ -175,6 +183,8 @@ def plan_status(repo: Repo, name: str, *, now: float | None = None) -> PlanStatu
                 refused_calls=[
                     {"attempt": a.number, **c} for a in attempts for c in (a.refused or [])
                 ],
+                branch_removed=removed,
+                kept_from=st.kept_from if st else None,
             )
         )
     _radar_and_verify(repo, name, plan, status)

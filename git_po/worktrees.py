@@ -63,15 +63,44 @@ def free_run_number(repo: Repo, plan: str, start: int = 1) -> int:
     return n
 
 
-def archive_run(repo: Repo, plan: str, run: int, root: Path) -> int:
+def _stays(label: str, keep: frozenset[str], keep_integration: bool) -> bool:
+    """Whether the branch, refs and worktree of a label (a task id, `integration`, or a helper
+    such as resolve+<task>) stay where they are when a plan is started again."""
+    if label in keep:
+        return True
+    if label == "integration":
+        return keep_integration
+    if "+" in label:
+        return keep_integration and label.split("+", 1)[1] in keep
+    return False
+
+
+def archive_run(
+    repo: Repo,
+    plan: str,
+    run: int,
+    root: Path,
+    *,
+    keep: frozenset[str] = frozenset(),
+    keep_integration: bool = False,
+) -> int:
     """Keep an earlier run's branches, state and snapshots under refs/po/<plan>/runs/<n>/ and
-    remove its worktrees once their uncommitted work is saved there. Returns n."""
+    remove its worktrees once their uncommitted work is saved there. Returns n.
+
+    The tasks in keep (their branch, refs and worktree) stay, and with keep_integration so do
+    the integration branch and the helper branches of kept tasks: a re-run keeps them."""
     run = free_run_number(repo, plan, run)
     prefix = layout.archive_prefix(plan, run)
     checked_out = repo.checked_out_branches()
-    worktrees = plan_worktrees(repo, plan)
+    worktrees = {
+        w: g
+        for w, g in plan_worktrees(repo, plan).items()
+        if not _stays(w.split("+", 2)[2], keep, keep_integration)
+    }
     ours = {p for p in (worktree_path(g) for g in worktrees.values()) if p is not None}
     for ref in repo.refs_under(f"refs/heads/po/{plan}/"):
+        if _stays(ref.rsplit("/", 1)[1], keep, keep_integration):
+            continue
         where = checked_out.get(ref)
         if where is not None and where.resolve() not in ours:
             raise StateConflict(
@@ -105,10 +134,15 @@ def archive_run(repo: Repo, plan: str, run: int, root: Path) -> int:
     # 2. move the refs
     moves: list[tuple[str, str]] = []
     for ref in repo.refs_under(f"refs/heads/po/{plan}/"):
-        moves.append((ref, f"{prefix}branches/{ref.rsplit('/', 1)[1]}"))
+        label = ref.rsplit("/", 1)[1]
+        if not _stays(label, keep, keep_integration):
+            moves.append((ref, f"{prefix}branches/{label}"))
     for ref in repo.refs_under(f"refs/po/{plan}/"):
         rest = ref.removeprefix(f"refs/po/{plan}/")
         if rest == "plan" or rest.startswith("runs/"):
+            continue
+        parts = rest.split("/")
+        if len(parts) == 2 and _stays(parts[1], keep, keep_integration):
             continue
         moves.append((ref, prefix + rest))
     for old, new in moves:
