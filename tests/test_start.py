@@ -798,7 +798,7 @@ def test_claude_option_and_config_choose_the_executable(repo: Path, tmp_path: Pa
     assert res.code == 0, res
     assert config_marker.read_text() == "t\n"
 
-    res = start(repo, plan, "--claude", str(from_option), env=fake_env(tmp_path))
+    res = start(repo, plan, "--restart", "--claude", str(from_option), env=fake_env(tmp_path))
     assert res.code == 0, res
     assert option_marker.read_text() == "t\n"
     assert config_marker.read_text() == "t\n"  # --claude wins over po.claudePath
@@ -970,13 +970,23 @@ def test_starting_a_finished_plan_again_keeps_the_earlier_run(repo: Path, tmp_pa
 
     assert res.code == 0, res
     r = refs(repo)
-    for t in "ab":
-        assert r[f"refs/po/again/runs/1/branches/{t}"] == first[f"refs/heads/po/again/{t}"]
-        assert r[f"refs/po/again/runs/1/tasks/{t}"] == first[f"refs/po/again/tasks/{t}"]
-        assert r[f"refs/po/again/runs/1/bases/{t}"] == first[f"refs/po/again/bases/{t}"]
-    for t in "abc":
-        assert len(subjects(repo, f"refs/po/again/tasks/{t}")) == 4  # a fresh history
-    assert "refs/po/again/runs/1/branches/c" not in r
+    for t in "ab":  # complete and unchanged: kept where they are, their history goes on
+        assert r[f"refs/heads/po/again/{t}"] == first[f"refs/heads/po/again/{t}"]
+        assert r[f"refs/po/again/bases/{t}"] == first[f"refs/po/again/bases/{t}"]
+        assert (
+            git(
+                repo,
+                "merge-base",
+                "--is-ancestor",
+                first[f"refs/po/again/tasks/{t}"],
+                r[f"refs/po/again/tasks/{t}"],
+                check=False,
+            )
+            == ""
+        )
+        assert task_state(repo, "again", t)["kept_from"] == 1
+    assert len(subjects(repo, "refs/po/again/tasks/c")) == 4  # a fresh history
+    assert not [x for x in r if x.startswith("refs/po/again/runs/")]  # nothing to archive
     status = status_json(repo, "again")
     assert status["run"]["number"] == 2
     assert [(t["id"], t["state"]) for t in status["tasks"]] == [
@@ -985,7 +995,7 @@ def test_starting_a_finished_plan_again_keeps_the_earlier_run(repo: Path, tmp_pa
         ("c", "complete"),
     ]
     assert run_record(repo, "again")["run"] == 2
-    assert len(claude_log(tmp_path)) == 5
+    assert [e["env"]["PO_TASK"] for e in claude_log(tmp_path)] == ["a", "b", "c"]
     # the plan ref is one chain: start and end of each run; its tree holds the new plan
     assert len(subjects(repo, "refs/po/again/plan")) == 4
     assert git(repo, "show", "refs/po/again/plan:plan.toml") == plan.read_text()
@@ -1007,7 +1017,7 @@ def test_starting_again_after_a_task_left_leftovers(repo: Path, tmp_path: Path) 
     first = refs(repo)
     assert "refs/po/lo/wip/t" in first
 
-    res = start(repo, plan, env=env)
+    res = start(repo, plan, "--restart", env=env)
 
     assert res.code == 0, res
     r = refs(repo)
