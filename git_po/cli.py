@@ -217,7 +217,11 @@ def cli() -> None:
 @cli.command(context_settings=CONTEXT)
 @click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
-    "--dry-run", "-n", is_flag=True, help="Validate the plan and print the schedule; write nothing."
+    "--dry-run",
+    "-n",
+    is_flag=True,
+    help="Validate the plan and print the schedule (and, for a plan run before, what it keeps "
+    "and runs); write nothing.",
 )
 @click.option(
     "--max-workers",
@@ -235,8 +239,8 @@ def cli() -> None:
 @click.option(
     "--restart",
     is_flag=True,
-    help="Start over a plan whose earlier run did not finish, or whose refs were left "
-    "behind (they are kept under refs/po/<plan>/runs/).",
+    help="Run every task again, even complete and unchanged ones, and start over a plan "
+    "whose earlier run did not finish (its refs are kept under refs/po/<plan>/runs/).",
 )
 @click.option("--no-live", is_flag=True, help="Print one line per state change even on a terminal.")
 @_boundary
@@ -253,6 +257,9 @@ def start(
     Each task gets a branch po/<plan>/<task> and its own worktree; a task starts as soon as its
     dependencies are complete, from the merge of their branches. Ends when every task has
     finished: exit 0 if all are complete, 1 otherwise, 130 on Ctrl-C (work is saved).
+
+    A plan whose last run finished keeps its complete tasks whose definition and base are
+    unchanged, and runs the new, changed and unfinished ones and what depends on them.
     """
     repo = _open_repo()
     options = StartOptions(max_workers=max_workers, claude_path=claude_path, restart=restart)
