@@ -6,7 +6,9 @@ refs/po/ (`refs/po/*/wip/*`, an earlier run under `refs/po/*/runs/`); a task's c
 base are its dependencies' work, not its own. Anything else (commits that are nowhere else,
 uncommitted or untracked files) is listed and the worktree or branch is kept, unless --force:
 then uncommitted work is first snapshotted to refs/po/<plan>/wip/<task>, and commits that would
-become unreachable are kept reachable from that ref, so even --force loses nothing. Only
+become unreachable are kept reachable from that ref, so even --force loses nothing. Nothing is
+removed while a process is alive on one of the plan's tasks (a worker left by a killed run, a
+verify, an attach session, anything working in a worktree): clean refuses and names it. Only
 directories git po created are removed (under its worktree root, or marked as a task worktree).
 Ignored files are not work. With --all, once every task's work is in the integration branch, the
 plan's refs (state, bases, snapshots, earlier runs) and private files go too; the integration
@@ -19,7 +21,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from git_po import config, integration_branch, layout, verify, worktrees
+from git_po import config, integration_branch, layout, liveness, verify, worktrees
 from git_po.errors import StateConflict
 from git_po.local import RunLock
 from git_po.repo import Oid, Repo
@@ -73,6 +75,11 @@ def clean(repo: Repo, plan_name: str, options: Options) -> Report:
         )
     plan = stored_plan(repo, plan_name)
     branch = integration_branch.branch_name(repo, plan, options.branch)
+    live = worktrees.live_in_plan(repo, plan_name, plan.ids)
+    if live:
+        raise liveness.refuse(
+            live, f"cannot clean plan {plan_name!r}, nothing was removed", plan_name
+        )
     if options.dry_run:
         return _Clean(repo, plan_name, plan.ids, branch, options).run()
     with integration_branch.plan_lock(repo, plan_name):

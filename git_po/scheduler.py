@@ -23,6 +23,7 @@ from git_po import (
     faults,
     hookinstall,
     layout,
+    liveness,
     prompts,
     rerun,
     secrets,
@@ -30,7 +31,7 @@ from git_po import (
 )
 from git_po.agents.base import TranscriptSummary
 from git_po.errors import ExitCode, Interrupted, PoError, RefLocked, StateConflict
-from git_po.local import Inbox, Message, RunLock, WorkerRecord, Workers, attached_pid, find_worker
+from git_po.local import Inbox, Message, RunLock, WorkerRecord, Workers, attached_pid
 from git_po.plan import Task
 from git_po.prepare import (
     Prepared,
@@ -240,6 +241,7 @@ class Orchestrator:
                 plan.name,
                 stored.run.run,
                 root,
+                plan.ids,
                 keep=frozenset(self.again.kept) if self.again else frozenset(),
                 keep_integration=self.again.integration_stays if self.again else False,
             )
@@ -254,7 +256,7 @@ class Orchestrator:
                         hint=f"--restart keeps them under refs/po/{plan.name}/runs/ "
                         "and starts over",
                     )
-                archive_run(self.repo, plan.name, 1, root)
+                archive_run(self.repo, plan.name, 1, root, plan.ids)
             run_number = free_run_number(self.repo, plan.name)
 
         self.record = RunRecord(
@@ -396,12 +398,22 @@ class Orchestrator:
             self._set(task.id, State.PENDING, "resumed", reason=None)
             return
         attempt = st.attempts[-1]
+        if (
+            self.plan.verify
+            and attempt.ended_at
+            and attempt.outcome == "complete"
+            and attempt.head_after
+        ):
+            # the dead orchestrator was verifying this attempt's [COMPLETE]
+            self._resume_verify(task, Oid(attempt.head_after or ""))
+            return
         rec = self.workers_local.read(task.id)
         found: tuple[int, str] | None = None
         if rec is not None and rec.attempt == attempt.number and rec.alive():
             found = (rec.pid, rec.start)
         elif st.worktree:
-            found = find_worker(st.worktree, self.plan.name, task.id)
+            found = liveness.find_worker(st.worktree, self.plan.name, task.id)
+        worktree = Path(st.worktree) if st.worktree else None
         prof = self.prep.profiles[task.agent]
         transcript = Path(attempt.transcript)
         w = adopt(
@@ -415,9 +427,20 @@ class Orchestrator:
             timeout=task.timeout,
             idle_timeout=task.idle_timeout,
             head=self.repo.read_ref(layout.branch_ref(self.plan.name, task.id)),
+            plan=self.plan.name,
+            worktree=worktree,
         )
         if found is None:
             w.reader.finish()
+            if worktree is not None:
+                # what the gone worker left running stops before its work is saved
+                liveness.Family(
+                    0,
+                    plan=self.plan.name,
+                    task=task.id,
+                    worktree=worktree,
+                    since=parse_iso(attempt.started_at),
+                ).stop(self.prep.grace)
             self._finish(task.id, w, lost=True)
             return
         attempt.adopted = True
@@ -717,6 +740,7 @@ class Orchestrator:
                 timeout=task.timeout,
                 idle_timeout=task.idle_timeout,
                 head=head,
+                plan=plan.name,
             )
         except OSError as exc:
             attempt.outcome = attempts.PERMANENT
@@ -820,9 +844,13 @@ class Orchestrator:
                 if tip != w.head_seen and tip is not None:
                     faults.point("mid-attempt")
                 w.saw_commit(tip)
+                self._note_done(tid, w, tip)
                 over = w.overdue()
                 if over:
                     w.request_stop(over)
+                elif w.done_at is not None and time.monotonic() - w.done_at >= self._linger():
+                    # the branch says the attempt is over: do not wait on what it left running
+                    w.request_stop("finished")
                 w.enforce_grace(self.prep.grace)
                 view = self.views[tid]
                 view.activity = w.reader.summary.last_text
@@ -833,6 +861,28 @@ class Orchestrator:
             del self.workers[tid]
             w.stop_group(0.0 if w.killed else self.prep.grace)
             self._finish(tid, w)
+
+    def _linger(self) -> float:
+        """How long a worker may go on running after its terminal protocol commit."""
+        return max(1.0, 3 * self.prep.grace)
+
+    def _note_done(self, tid: str, w: Worker, tip: Oid | None) -> None:
+        """Note when the attempt's own [COMPLETE], [BLOCKED] or [NEEDS] reached the branch (a
+        later [CHECKPOINT] means it goes on)."""
+        if tip is None or tip == w.done_tip:
+            return
+        w.done_tip = tip
+        prog = self._progress(tid, tip)
+        before = Oid(self.states[tid].attempts[-1].head_before)
+        ended = (
+            prog.kind in (Kind.COMPLETE, Kind.BLOCKED, Kind.NEEDS)
+            and prog.latest_oid is not None
+            and not (before and self.repo.is_ancestor(Oid(prog.latest_oid), before))
+        )
+        if not ended:
+            w.done_at = None
+        elif w.done_at is None:
+            w.done_at = time.monotonic()
 
     def _refresh_branch_view(self, tid: str) -> None:
         tip = self.repo.read_ref(layout.branch_ref(self.plan.name, tid))
@@ -963,6 +1013,12 @@ class Orchestrator:
             )
         # reasons are committed to state refs, which users push: never a key in them
         verdict = attempts.Verdict(verdict.cls, secrets.mask(verdict.why, self.secret_values))
+        if w.stop_reason == "finished" and not attempt.reason:
+            attempt.reason = (
+                f"still running {self._linger():g}s after its "
+                f"{f'[{kind.name}]' if kind else 'last'} commit: stopped, with what it left "
+                "running"
+            )
         attempt.outcome = verdict.cls
         if verdict.why and not attempt.reason:
             attempt.reason = verdict.why
@@ -1091,17 +1147,26 @@ class Orchestrator:
         # the thread gets its own handle: a pygit2 repository is not for two threads at once
         repo, plan, root = self.repo.reopen(), self.plan.name, self.prep.worktree_root
         stop = self.stop  # Ctrl-C stops the verify command too
+        track = verify.Tracking(liveness.TrackedStore(self.repo, plan), plan, task.id)
 
         def work() -> None:
             try:
                 if clean:
                     assert path is not None
                     box["result"] = verify.run_verify(
-                        repo, path, commit, command, timeout=timeout, stop=stop
+                        repo, path, commit, command, timeout=timeout, stop=stop, track=track
                     )
                 else:
                     box["result"] = verify.run_in_temp_worktree(
-                        repo, plan, task.id, commit, command, root=root, timeout=timeout, stop=stop
+                        repo,
+                        plan,
+                        task.id,
+                        commit,
+                        command,
+                        root=root,
+                        timeout=timeout,
+                        stop=stop,
+                        track=track,
                     )
             except Exception as exc:
                 box["error"] = exc
@@ -1115,6 +1180,52 @@ class Orchestrator:
             task.id, "verifying", f"verifying {commit[:12]}: {command}", detail=dict(detail)
         )
 
+    def _resume_verify(self, task: Task, commit: Oid) -> None:
+        """Adopt the verify a dead orchestrator started, if it still runs or left its result;
+        else verify again. Never two at once."""
+        store = liveness.TrackedStore(self.repo, self.plan.name)
+        track = verify.Tracking(store, self.plan.name, task.id)
+        rec = store.read("verify", task.id)
+        if rec is None:
+            found = liveness.find_verify(self.plan.name, task.id)
+            if found is not None:  # started just before its orchestrator died
+                rec = liveness.Tracked(
+                    kind="verify",
+                    task=task.id,
+                    pid=found[0],
+                    start=found[1],
+                    worktree=found[2],
+                    started_at=time.time(),
+                    commit=commit,
+                    command=self.plan.verify or "",
+                    output=str(store.file("verify", task.id, ".out")),
+                    status=str(store.file("verify", task.id, ".status")),
+                )
+        if rec is None or not (rec.alive() or Path(rec.status).exists()):
+            track.store.remove("verify", task.id)
+            self._start_verify(task, commit, {})
+            return
+        box: dict[str, object] = {"again": True}
+        repo, plan, root = self.repo.reopen(), self.plan.name, self.prep.worktree_root
+        timeout, stop = task.timeout or 3600.0, self.stop
+
+        def work() -> None:
+            try:
+                found = verify.adopt(
+                    repo, plan, rec, root=root, timeout=timeout, stop=stop, track=track
+                )
+                if found is not None:
+                    box.pop("again")
+                    box["result"] = found
+            except Exception as exc:
+                box.pop("again", None)
+                box["error"] = exc
+
+        thread = threading.Thread(target=work, name=f"verify-{task.id}", daemon=True)
+        thread.start()
+        self.verifying[task.id] = (thread, box, Oid(rec.commit))
+        self._record(task.id, "verifying", f"verify of {rec.commit[:12]} adopted (pid {rec.pid})")
+
     def _poll_verifies(self) -> None:
         for tid, (thread, box, commit) in list(self.verifying.items()):
             if thread.is_alive():
@@ -1122,6 +1233,9 @@ class Orchestrator:
             del self.verifying[tid]
             task = self.plan.task(tid)
             st = self.states[tid]
+            if box.get("again"):  # an adopted verify whose outcome is unknown
+                self._start_verify(task, commit, {})
+                continue
             result = box.get("result")
             if isinstance(result, verify.VerifyResult):
                 stored = verify.record(self.repo, result, self.plan.name, tid)

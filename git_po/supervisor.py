@@ -2,7 +2,9 @@
 
 A worker leads its own process group and writes its output straight to its transcript file, so
 it outlives the orchestrator if that dies; a resumed orchestrator adopts it by pid (checked
-against the process start time) and watches it the same way, without being its parent."""
+against the process start time) and watches it the same way, without being its parent. It is
+stopped with everything it started (see liveness.Family): its tools run in process groups and
+sessions of their own."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from git_po import proc
+from git_po import liveness, proc
 from git_po.agents.base import Launch, TranscriptReader
 from git_po.local import pid_alive, process_start
 
@@ -36,7 +38,19 @@ class Worker:
     term_sent_at: float | None = None
     killed: bool = False
     exit_code: int | None = None  # known only for workers this process started
+    family: liveness.Family | None = None
+    done_at: float | None = None  # when its branch got a terminal commit while it still ran
+    done_tip: str | None = None  # the branch tip done_at was decided on
     _files: list[IO[bytes]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.family is None:
+            self.family = liveness.Family(self.pid)
+
+    @property
+    def kin(self) -> liveness.Family:
+        assert self.family is not None
+        return self.family
 
     @property
     def adopted(self) -> bool:
@@ -52,9 +66,11 @@ class Worker:
         if self.popen is not None:
             code = self.popen.poll()
             if code is None:
+                self.kin.track(every=2.0)
                 return False
             self.exit_code = code
         elif pid_alive(self.pid, self.start):
+            self.kin.track(every=2.0)
             return False
         self.reader.finish()
         for f in self._files:
@@ -79,12 +95,13 @@ class Worker:
         return None
 
     def request_stop(self, reason: str) -> None:
-        """SIGTERM to the worker's process group; SIGKILL follows after the grace period."""
+        """SIGTERM to the worker's process group and everything it started (found now, while
+        the worker still runs); SIGKILL follows after the grace period."""
         if self.stop_reason is None:
             self.stop_reason = reason
         if self.term_sent_at is None:
             self.term_sent_at = time.monotonic()
-            proc.signal_pgid(self.pid, proc.TERM)
+            self.kin.signal(proc.TERM)
 
     def enforce_grace(self, grace: float) -> None:
         started = self.term_sent_at
@@ -92,21 +109,14 @@ class Worker:
             self.kill()
 
     def stop_group(self, grace: float) -> None:
-        """After the worker exited: whatever it left running in its process group gets SIGTERM,
-        then SIGKILL after grace, so no process of a finished worker lingers."""
-        pgid = self.pid
-        if not proc.group_alive(pgid):
-            return
-        proc.signal_pgid(pgid, proc.TERM)
-        deadline = time.monotonic() + grace
-        while proc.group_alive(pgid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if proc.group_alive(pgid):
-            proc.signal_pgid(pgid, proc.KILL)
+        """After the worker exited: whatever it left running (in its process group, in other
+        groups and sessions) gets SIGTERM, then SIGKILL after grace; returns once all of it is
+        gone, so its work is saved after its last write."""
+        self.kin.stop(grace)
 
     def kill(self) -> None:
         self.killed = True
-        proc.signal_pgid(self.pid, proc.KILL)
+        self.kin.signal(proc.KILL)
 
 
 def start(
@@ -121,6 +131,7 @@ def start(
     timeout: float | None,
     idle_timeout: float | None,
     head: str | None,
+    plan: str | None = None,
 ) -> Worker:
     transcript.parent.mkdir(parents=True, exist_ok=True)
     out = transcript.open("ab")
@@ -158,6 +169,7 @@ def start(
         last_activity=now,
         head_seen=head,
         popen=popen,
+        family=liveness.Family(popen.pid, plan=plan, task=task, worktree=cwd),
         _files=files,
     )
 
@@ -174,6 +186,8 @@ def adopt(
     timeout: float | None,
     idle_timeout: float | None,
     head: str | None,
+    plan: str | None = None,
+    worktree: Path | None = None,
 ) -> Worker:
     """Watch a worker started by an orchestrator that is gone."""
     now = time.monotonic()
@@ -190,4 +204,5 @@ def adopt(
         idle_timeout=idle_timeout,
         last_activity=now,
         head_seen=head,
+        family=liveness.Family(pid, plan=plan, task=task, worktree=worktree),
     )

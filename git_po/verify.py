@@ -12,6 +12,10 @@ is noted on it as reused, naming the commit where it ran (`passed_on_same_tree`,
 
 The run loop calls `run_verify` in a task's worktree when it commits [COMPLETE]; `integrate`
 verifies each merge in a temporary worktree (`run_in_temp_worktree`) before its branch moves.
+
+A verify the run loop starts is tracked like a worker (`Tracking`): its pid and start time are
+recorded, its output and exit status go to files, so an orchestrator that resumes after a crash
+adopts a verify that still runs (`adopt`) instead of starting a second one beside it.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from typing import Any
 
 import tomli_w
 
-from git_po import layout, proc, secrets, worktrees
+from git_po import layout, liveness, proc, secrets, worktrees
 from git_po.errors import Interrupted, RefRace, StateConflict
+from git_po.local import process_start
 from git_po.repo import Oid, Repo
 from git_po.state import now_iso
 
@@ -40,6 +45,23 @@ SHOW_LINES = 20  # of the tail, what `git po show` prints of a verify that sent 
 _TAIL_LINE_CHARS = 400
 _READ_BYTES = 256 * 1024
 _STOP_GRACE = 5.0
+# runs the command and leaves its exit status in a file, for an orchestrator that adopts it
+_WRAPPER = 'sh -c "$1"; s=$?; echo "$s" > "$2.tmp" && mv "$2.tmp" "$2"; exit "$s"'
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """Where the run loop records the verify of a task (liveness.TrackedStore)."""
+
+    store: liveness.TrackedStore
+    plan: str
+    task: str
+
+
+def _from_status(code: int) -> int:
+    """The wrapper's exit status as Popen would give the command's: a shell reports death by
+    signal N as 128+N."""
+    return -(code - 128) if 128 < code < 160 else code
 
 
 @dataclass(frozen=True)
@@ -132,12 +154,14 @@ def run_verify(
     *,
     timeout: float | None,
     stop: threading.Event | None = None,
+    track: Tracking | None = None,
 ) -> VerifyResult:
     """Run `sh -c command` in worktree, which must be at commit with nothing uncommitted, so
     what passes is exactly that commit. The command runs in its own process group: on timeout,
     on Ctrl-C, or when stop is set (from another thread) the whole group gets SIGTERM, then
     SIGKILL, and stop raises Interrupted; whatever it leaves running in the background when it
-    exits is stopped too. Output is kept only as a masked tail."""
+    exits is stopped too. Output is kept only as a masked tail. With track, the process is
+    recorded while it runs (see Tracking)."""
     head = repo.worktree_head(worktree)
     if head != commit:
         at = head[:12] if head else "no commit"
@@ -155,30 +179,60 @@ def run_verify(
             hint="verify runs on the exact commit it judges; commit or remove them",
         )
     env = proc.child_env({"PO_VERIFY_COMMIT": commit})
-    with tempfile.TemporaryFile() as out:
-        started = time.monotonic()
-        child = proc.spawn(
-            ["sh", "-c", command],
-            cwd=worktree,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            new_session=True,
-        )
-        timed_out = False
-        try:
-            code = _wait(child, timeout, stop)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _stop(child)
-            code = child.wait()
-        except BaseException:  # Ctrl-C or stop: leave nothing running behind us
-            _stop(child)
-            raise
-        finally:
-            _reap_group(child.pid)
-        duration = round(time.monotonic() - started, 3)
-        tail = _tail(out)
+    argv = ["sh", "-c", command]
+    status: Path | None = None
+    if track is not None:
+        # found by this if its orchestrator dies before the record below is written
+        env[liveness.VERIFY_MARK] = f"{track.plan}/{track.task}"
+        track.store.remove("verify", track.task)
+        status = track.store.file("verify", track.task, ".status")
+        status.parent.mkdir(parents=True, exist_ok=True)
+        argv = ["sh", "-c", _WRAPPER, "po-verify", command, str(status)]
+        out: Any = track.store.file("verify", track.task, ".out").open("w+b")
+    else:
+        out = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
+    try:
+        with out:
+            started = time.monotonic()
+            child = proc.spawn(
+                argv, cwd=worktree, env=env, stdout=out, stderr=subprocess.STDOUT, new_session=True
+            )
+            family = liveness.Family(child.pid)
+            if track is not None:
+                track.store.write(
+                    liveness.Tracked(
+                        kind="verify",
+                        task=track.task,
+                        pid=child.pid,
+                        start=process_start(child.pid) or "",
+                        worktree=str(worktree),
+                        started_at=time.time(),
+                        commit=commit,
+                        command=command,
+                        output=out.name,
+                        status=str(status),
+                    )
+                )
+            timed_out = False
+            try:
+                code = _wait(child, timeout, stop, family)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                family.stop(_STOP_GRACE)
+                code = child.wait()
+            except BaseException:  # Ctrl-C or stop: leave nothing running behind us
+                family.stop(_STOP_GRACE)
+                child.wait()
+                raise
+            finally:
+                family.stop(_STOP_GRACE)  # what it left running in the background
+            if track is not None and code > 0:
+                code = _from_status(code)
+            duration = round(time.monotonic() - started, 3)
+            tail = _tail(out)
+    finally:
+        if track is not None:
+            track.store.remove("verify", track.task)
     return VerifyResult(
         commit=commit,
         command=command,
@@ -192,14 +246,16 @@ def run_verify(
 
 
 def _wait(
-    child: subprocess.Popen[bytes], timeout: float | None, stop: threading.Event | None
+    child: subprocess.Popen[bytes],
+    timeout: float | None,
+    stop: threading.Event | None,
+    family: liveness.Family,
 ) -> int:
-    if stop is None:
-        return child.wait(timeout=timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        if stop.is_set():
+        if stop is not None and stop.is_set():
             raise Interrupted("verify was stopped")
+        family.track(every=1.0)  # what it starts, so that it can be stopped with it
         step = 0.1 if deadline is None else min(0.1, max(0.0, deadline - time.monotonic()))
         try:
             return child.wait(timeout=step)
@@ -208,24 +264,67 @@ def _wait(
                 raise
 
 
-def _stop(child: subprocess.Popen[bytes]) -> None:
-    proc.signal_group(child, proc.TERM)
+def adopt(
+    repo: Repo,
+    plan: str,
+    rec: liveness.Tracked,
+    *,
+    root: Path,
+    timeout: float | None,
+    stop: threading.Event | None = None,
+    track: Tracking,
+) -> VerifyResult | None:
+    """Wait for a verify that an orchestrator now gone started (see Tracking), and read its
+    result from its files; None when it cannot be known (it was killed before it wrote its
+    exit status): then verify again. Its temporary worktree, if it ran in one, is removed
+    afterwards. Stop and timeout end it as run_verify would."""
+    family = liveness.Family(rec.pid)
+    deadline = None if timeout is None else rec.started_at + timeout
+    timed_out = False
     try:
-        child.wait(timeout=_STOP_GRACE)
-    except subprocess.TimeoutExpired:
-        proc.signal_group(child, proc.KILL)
-        child.wait()
-
-
-def _reap_group(pgid: int) -> None:
-    if not proc.group_alive(pgid):
-        return
-    proc.signal_pgid(pgid, proc.TERM)
-    deadline = time.monotonic() + _STOP_GRACE
-    while proc.group_alive(pgid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if proc.group_alive(pgid):
-        proc.signal_pgid(pgid, proc.KILL)
+        while rec.alive():
+            if stop is not None and stop.is_set():
+                family.stop(_STOP_GRACE)
+                raise Interrupted("verify was stopped")
+            if deadline is not None and time.time() >= deadline:
+                timed_out = True
+                family.stop(_STOP_GRACE)
+                break
+            family.track(every=1.0)
+            time.sleep(0.1)
+        family.stop(_STOP_GRACE)  # what it left running in the background
+        try:
+            code: int | None = _from_status(int(Path(rec.status).read_text().strip()))
+        except (OSError, ValueError):
+            code = None
+        if code is None and not timed_out:
+            return None
+        try:
+            with Path(rec.output).open("rb") as out:
+                tail = _tail(out)
+        except OSError:
+            tail = ""
+        return VerifyResult(
+            commit=Oid(rec.commit),
+            command=rec.command,
+            exit_code=None if (timed_out or code is None or code < 0) else code,
+            signal=-code if code is not None and code < 0 else None,
+            timed_out=timed_out,
+            duration_s=round(max(0.0, time.time() - rec.started_at), 3),
+            output_tail=tail,
+            at=now_iso(),
+        )
+    finally:
+        track.store.remove("verify", track.task)
+        temp = layout.verify_worktree_path(root, plan, track.task)
+        if Path(rec.worktree) == temp:
+            discard_temp_worktree(
+                repo,
+                layout.verify_worktree_name(plan, track.task),
+                temp,
+                f"refs/heads/{layout.verify_branch(plan, track.task)}",
+                root,
+            )
 
 
 def _tail(out: Any) -> str:
@@ -308,6 +407,7 @@ def run_in_temp_worktree(
     root: Path,
     timeout: float | None = None,
     stop: threading.Event | None = None,
+    track: Tracking | None = None,
 ) -> VerifyResult:
     """Verify commit in a temporary worktree (branch po/<plan>/verify+<label>, under root),
     removed again afterwards whatever happens. Nothing in it is work: it only ever holds a
@@ -320,7 +420,7 @@ def run_in_temp_worktree(
     repo.create_ref(ref, commit, f"po: verify {commit[:12]}")
     try:
         repo.add_worktree(name, path, branch)
-        return run_verify(repo, path, commit, command, timeout=timeout, stop=stop)
+        return run_verify(repo, path, commit, command, timeout=timeout, stop=stop, track=track)
     finally:
         discard_temp_worktree(repo, name, path, ref, root)
 

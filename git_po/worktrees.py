@@ -1,13 +1,15 @@
-"""Task worktrees: where they are, removing the ones git po made (never anything else), and
-keeping an earlier run's branches and work when a plan is started again."""
+"""Task worktrees: where they are, removing the ones git po made (never anything else, and never
+from under a live process), and keeping an earlier run's branches and work when a plan is
+started again."""
 
 from __future__ import annotations
 
 import contextlib
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-from git_po import layout
+from git_po import layout, liveness
 from git_po.errors import StateConflict
 from git_po.repo import Repo
 
@@ -26,13 +28,16 @@ def remove_worktree(
 ) -> None:
     """Remove a task worktree: its directory only if git po created it (under root, or
     known_ours: the caller has checked that it is git po's, say by its marker, wherever it is),
-    and its administrative files once the directory is gone. Callers save its work first."""
+    and its administrative files once the directory is gone. Callers save its work first.
+    Refused (StateConflict) while a process works inside it."""
     roots = (root.resolve(), layout.legacy_worktree_root(repo.common_dir).resolve())
     if (
         path is not None
         and path.is_dir()
         and (known_ours or any(r in path.resolve().parents for r in roots))
     ):
+        label = "/".join(wname.split("+", 2)[1:])
+        liveness.check_directory(path, f"cannot remove {path}", label)
         shutil.rmtree(path)
     gitdir = repo.worktree_gitdir(wname)
     if gitdir.is_dir() and (path is None or not path.exists()):
@@ -54,6 +59,29 @@ def plan_worktrees(repo: Repo, plan: str) -> dict[str, Path]:
     return {
         w: repo.worktree_gitdir(w) for w in repo.worktree_names() if w.startswith(f"po+{plan}+")
     }
+
+
+def live_in_plan(
+    repo: Repo,
+    plan: str,
+    tasks: tuple[str, ...],
+    scan: Callable[[str], bool] = lambda label: True,
+) -> list[liveness.Live]:
+    """Every process alive on a task of plan: recorded workers, verifies, resolvers and attach
+    sessions, and whatever works in one of the plan's worktrees (task, resolve, verify; those
+    whose label scan accepts)."""
+    dirs: dict[str, list[Path]] = {t: [] for t in tasks}
+    for wname, gitdir in plan_worktrees(repo, plan).items():
+        label = wname.split("+", 2)[2]
+        task = label.split("+")[-1]  # t, resolve+t, verify+t
+        path = worktree_path(gitdir)
+        if path is not None and scan(label):
+            dirs.setdefault(task, []).append(path)
+    live: dict[int, liveness.Live] = {}
+    for task, paths in dirs.items():
+        for x in liveness.on_task(repo, plan, task, paths):
+            live.setdefault(x.pid, x)
+    return sorted(live.values(), key=lambda x: x.pid)
 
 
 def free_run_number(repo: Repo, plan: str, start: int = 1) -> int:
@@ -80,6 +108,7 @@ def archive_run(
     plan: str,
     run: int,
     root: Path,
+    tasks: tuple[str, ...] = (),
     *,
     keep: frozenset[str] = frozenset(),
     keep_integration: bool = False,
@@ -88,7 +117,19 @@ def archive_run(
     remove its worktrees once their uncommitted work is saved there. Returns n.
 
     The tasks in keep (their branch, refs and worktree) stay, and with keep_integration so do
-    the integration branch and the helper branches of kept tasks: a re-run keeps them."""
+    the integration branch and the helper branches of kept tasks: a re-run keeps them.
+
+    Refused (StateConflict) while a process is alive on one of the tasks (tasks: the plan's)
+    whose worktree would go, or while a worker, verify or resolver of a kept one runs."""
+    recorded = [r.rsplit("/", 1)[1] for r in repo.refs_under(f"refs/po/{plan}/tasks/")]
+    live = live_in_plan(
+        repo,
+        plan,
+        tuple(dict.fromkeys([*tasks, *recorded])),
+        scan=lambda label: not _stays(label, keep, keep_integration),
+    )
+    if live:
+        raise liveness.refuse(live, f"cannot start plan {plan!r} over, nothing was changed", plan)
     run = free_run_number(repo, plan, run)
     prefix = layout.archive_prefix(plan, run)
     checked_out = repo.checked_out_branches()

@@ -11,6 +11,7 @@ The fake claude records when each of its runs starts and ends (FAKE_CLAUDE_SPANS
 
 from __future__ import annotations
 
+import itertools
 import signal
 import time
 from pathlib import Path
@@ -63,7 +64,7 @@ def intervals(log: Path) -> list[tuple[str, float, float]]:
 def assert_no_overlap(log: Path) -> None:
     spans = intervals(log)
     assert spans, f"nothing was recorded in {log}"
-    for (a, _, end), (b, start, _) in zip(spans, spans[1:], strict=False):
+    for (a, _, end), (b, start, _) in itertools.pairwise(spans):
         assert start >= end, f"{a} and {b} ran at the same time: {spans}"
 
 
@@ -92,14 +93,18 @@ def orphaned_worker(repo: Path, tmp_path: Path, plan: Path, env: dict[str, str])
     return pid
 
 
+def go_file(tmp_path: Path) -> Path:
+    return tmp_path / "go"
+
+
 def slow_worker(tmp_path: Path) -> Script:
-    """Commits, then goes on working for a few seconds and commits twice more."""
+    """Commits, then goes on working until the test creates go_file, and commits twice more."""
     cm = commit_mark(tmp_path)
     return [
         {"write": "t1.txt", "content": "one\n"},
         {"commit": "[CHECKPOINT] t one"},
         cm,
-        {"sleep": 4},
+        {"bash": f"while [ ! -e '{go_file(tmp_path)}' ]; do sleep 0.1; done"},
         {"write": "t2.txt", "content": "two\n"},
         {"commit": "[CHECKPOINT] t two"},
         cm,
@@ -126,6 +131,7 @@ def test_clean_force_refuses_under_a_live_worker_and_resume_keeps_every_commit(
         assert f"pid {pid}" in res.err and "house/t" in res.err, res.err
         assert worktree_of(repo, "house", "t").is_dir()
 
+        go_file(tmp_path).touch()
         again = resume(repo, "house", env)
 
         assert again.code == 0, again
@@ -176,6 +182,7 @@ def test_start_restart_refuses_under_a_live_worker(repo: Path, tmp_path: Path) -
         assert len(claude_log(tmp_path)) == 1  # no second worker for the task
         assert worktree_of(repo, "house", "t").is_dir()
 
+        go_file(tmp_path).touch()
         again = resume(repo, "house", env)
 
         assert again.code == 0, again
@@ -227,11 +234,15 @@ def test_verify_is_not_run_twice_after_the_orchestrator_dies_during_it(
 ) -> None:
     fast_config(repo)
     log = tmp_path / "verify.log"
+
+    def stamp(kind: str) -> str:
+        return f"echo verify $$ {kind} $(date +%s.%N) >> '{log}'"
+
     plan = write_plan(
         tmp_path,
         "gate",
         f"""
-        verify = "echo verify $$ start $(date +%s.%N) >> '{log}'; sleep 6; echo verify $$ end $(date +%s.%N) >> '{log}'"
+        verify = "{stamp("start")}; sleep 6; {stamp("end")}"
         [tasks.t]
         prompt = "go"
         """,
