@@ -28,6 +28,7 @@ from git_po import (
     integrate_land,
     integrate_resolve,
     integrate_text,
+    liveness,
     lookup,
     prepare,
     render,
@@ -426,6 +427,11 @@ def _message(command: str, spec: str, text: str, plan: str | None, no_live: bool
                 f"the work under refs/po/{name}/",
             )
     holder = RunLock(repo, name).alive_holder()
+    if not holder and command == "retry":
+        # a process of the task outlived its run: never a second worker beside it
+        live = liveness.on_task(repo, name, task)
+        if live:
+            raise liveness.refuse(live, f"cannot run {name}/{task} again", name)
     Inbox(repo, name).post(command, task, text)
     if holder:
         click.echo(f"sent to the orchestrator of {name} ({holder})")

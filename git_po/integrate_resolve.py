@@ -8,11 +8,12 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from git_po import config, layout, proc, secrets
+from git_po import config, layout, liveness, proc, secrets
 from git_po.agents import profile
 from git_po.errors import AgentMissing, NotFound, PoError, StateConflict
 from git_po.integration_branch import (
@@ -24,6 +25,7 @@ from git_po.integration_branch import (
     plan_lock,
     who_touched,
 )
+from git_po.local import process_start
 from git_po.plan import Plan, Task
 from git_po.repo import Oid, Repo
 from git_po.state import State, StateStore, read_plan_ref
@@ -71,6 +73,11 @@ def resolve(
         )
     integ = branch_name(repo, plan, branch)
     with plan_lock(repo, plan_name):
+        # a resolver left by an integrate that died, or anyone at work in the worktree
+        path = layout.resolve_worktree_path(config.worktree_root(repo), plan_name, tid)
+        live = liveness.on_task(repo, plan_name, tid, [path], roles=("resolver",))
+        if live:
+            raise liveness.refuse(live, f"cannot prepare the resolution of {tid}", plan_name)
         repo.relax_object_checks()
         return _prepare(repo, plan, tid, integ, Oid(stored.run.base), agent, claude_path)
 
@@ -308,22 +315,33 @@ def _run_resolver(
             prompt_file.write_bytes(launch.stdin)
             stdin = stack.enter_context(prompt_file.open("rb"))
         child = proc.spawn(launch.argv, cwd=path, env=env, stdout=out, stderr=err, stdin=stdin)
+        # recorded like a worker: no second resolver, no removal, while it runs
+        store = liveness.TrackedStore(repo, plan.name)
+        store.write(
+            liveness.Tracked(
+                kind="resolver",
+                task=task.id,
+                pid=child.pid,
+                start=process_start(child.pid) or "",
+                worktree=str(path),
+                started_at=time.time(),
+            )
+        )
+        stack.callback(store.remove, "resolver", task.id)
+        # stopped with the tools it started, wherever they run
+        family = liveness.Family(child.pid, plan=plan.name, task=task.id, worktree=path)
+        grace = config.stop_grace(repo)
         try:
             code = child.wait(timeout=task.timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            proc.signal_group(child, proc.TERM)
-            try:
-                code = child.wait(timeout=config.stop_grace(repo))
-            except subprocess.TimeoutExpired:
-                proc.signal_group(child, proc.KILL)
-                code = child.wait()
+            family.stop(grace)
+            code = child.wait()
         except BaseException:
-            proc.signal_group(child, proc.TERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(timeout=config.stop_grace(repo))
-            proc.signal_group(child, proc.KILL)
+            family.stop(grace)
+            child.wait()
             raise
+        family.stop(grace)  # what it left running
     secrets.mask_file_in_place(str(transcript), secrets.secret_values(os.environ))
     reader = prof.reader(transcript)
     reader.finish()

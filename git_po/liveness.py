@@ -148,20 +148,30 @@ def in_directory(*paths: Path) -> list[psutil.Process]:
     return found
 
 
-def on_task(repo: Repo, plan: str, task: str, worktrees: Iterable[Path] = ()) -> list[Live]:
-    """Everything alive on a task: its recorded worker, verify or resolver, an attach session,
-    and any process working in one of worktrees."""
+ROLES = ("worker", "verify", "resolver", "attach session")
+
+
+def on_task(
+    repo: Repo,
+    plan: str,
+    task: str,
+    worktrees: Iterable[Path] = (),
+    roles: Iterable[str] = ROLES,
+) -> list[Live]:
+    """Everything alive on a task: its recorded worker, verify or resolver, an attach session
+    (those of roles), and any process working in one of worktrees."""
     label = f"{plan}/{task}"
+    roles = tuple(roles)
     live: dict[int, Live] = {}
-    rec = Workers(repo, plan).read(task)
+    rec = Workers(repo, plan).read(task) if "worker" in roles else None
     if rec is not None and rec.alive():
         live[rec.pid] = Live(rec.pid, command_of(rec.pid), "worker", label)
     store = TrackedStore(repo, plan)
     for kind in ("verify", "resolver"):
-        tr = store.read(kind, task)
+        tr = store.read(kind, task) if kind in roles else None
         if tr is not None and tr.alive():
             live.setdefault(tr.pid, Live(tr.pid, command_of(tr.pid), kind, label))
-    attached = attached_pid(repo, plan, task)
+    attached = attached_pid(repo, plan, task) if "attach session" in roles else None
     if attached is not None:
         live.setdefault(attached, Live(attached, command_of(attached), "attach session", label))
     dirs = [p for p in worktrees if p.is_dir()]

@@ -231,38 +231,3 @@ class Inbox:
 
     def pending(self) -> int:
         return len(list(self.folder.glob("*.toml"))) if self.folder.is_dir() else 0
-
-
-def find_worker(worktree: str, plan: str, task: str) -> tuple[int, str] | None:
-    """A live process started for (plan, task) in worktree, found by its environment: the
-    fallback for a worker started just before its orchestrator died, before its record was
-    written. Returns (pid, start time)."""
-    want = {
-        b"PO_PLAN=" + plan.encode(),
-        b"PO_TASK=" + task.encode(),
-        b"PO_WORKTREE=" + worktree.encode(),
-    }
-    me = os.getpid()
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return None
-    for entry in entries:
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            env = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if want.issubset(env):
-            pid = int(entry)
-            try:
-                pgid = os.getpgid(pid)
-            except OSError:
-                continue
-            if pgid != pid:
-                continue  # a child of the worker; the group leader is the worker
-            start = process_start(pid)
-            if start is not None:
-                return pid, start
-    return None
