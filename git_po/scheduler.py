@@ -383,8 +383,10 @@ class Orchestrator:
             st = self.states[t.id]
             if st.state is State.RUNNING:
                 self._recover(t, st)
+            elif st.state is State.VERIFYING and st.attempts and st.attempts[-1].head_after:
+                # adopt its verify if that outlived the orchestrator, else judge it again
+                self._resume_verify(t, Oid(st.attempts[-1].head_after))
             elif st.state is State.VERIFYING:
-                # its verify died with the orchestrator: judge its [COMPLETE] again
                 if st.attempts:
                     st.attempts[-1].outcome = "verify-interrupted"
                 self._set(t.id, State.PENDING, "resumed", reason=None)
@@ -1171,14 +1173,15 @@ class Orchestrator:
             except Exception as exc:
                 box["error"] = exc
 
-        thread = threading.Thread(target=work, name=f"verify-{task.id}", daemon=True)
-        thread.start()
-        self.verifying[task.id] = (thread, box, commit)
-        # recorded before the verdict, so `status` anywhere shows the task verifying
+        # recorded before the verdict, so `status` anywhere shows the task verifying, and
+        # before the command starts, so a resumed run looks for it
         self.states[task.id] = replace(self.states[task.id], state=State.VERIFYING, reason=None)
         self._record(
             task.id, "verifying", f"verifying {commit[:12]}: {command}", detail=dict(detail)
         )
+        thread = threading.Thread(target=work, name=f"verify-{task.id}", daemon=True)
+        thread.start()
+        self.verifying[task.id] = (thread, box, commit)
 
     def _resume_verify(self, task: Task, commit: Oid) -> None:
         """Adopt the verify a dead orchestrator started, if it still runs or left its result;
