@@ -43,6 +43,8 @@ from git_po import (
     transcript,
     watch,
 )
+from git_po.drafting import command as drafting
+from git_po.drafting import render as draft_render
 from git_po.errors import (
     ExitCode,
     NotFound,
@@ -268,6 +270,8 @@ def start(
     for warning in prep.warnings:
         _err(f"warning: {warning}")
     if dry_run:
+        for warning in drafting.collisions(prep.plan, drafting.repo_tree(repo)):
+            _err(f"warning: {warning}")
         seen = rerun.preview(repo, prep.plan, prep.base, restart)
         kept = frozenset(seen.rerun.kept) if seen and seen.rerun else frozenset()
         text = render.schedule_text(scheduler.schedule(prep, kept))
@@ -815,6 +819,98 @@ def attach_cmd(task: str, plan: str | None, claude_path: str | None) -> None:
     code = attach.run(session)
     _err(f"git po: detached from {session.ref}")
     sys.exit(code)
+
+
+@cli.group("plan", context_settings=CONTEXT)
+def plan_group() -> None:
+    """Draft a plan from documents; check a plan for tasks likely to collide."""
+
+
+@plan_group.command("draft", context_settings=CONTEXT)
+@click.argument("documents", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=Path("plan.toml"),
+    metavar="FILE",
+    help="The plan file to write (default plan.toml).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Most tasks to split the work into (default po.maxWorkers, else 3).",
+)
+@click.option("--force", is_flag=True, help="Overwrite the plan file if it exists.")
+@click.option(
+    "--agent",
+    is_flag=True,
+    help="Ask the claude agent to refine the draft; when its answer is not a valid plan, "
+    "the deterministic draft is written.",
+)
+@click.option(
+    "--claude",
+    "claude_path",
+    metavar="PATH",
+    help="The claude executable (overrides po.claudePath).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as a JSON object.")
+@_boundary
+def plan_draft_cmd(
+    documents: tuple[Path, ...],
+    output: Path,
+    workers: int | None,
+    force: bool,
+    agent: bool,
+    claude_path: str | None,
+    as_json: bool,
+) -> None:
+    """Read DOCUMENTS (Markdown or text: a review, an issue list, a TODO, a spec) and write a
+    commented plan: work items, their dependencies, tasks that own their files, and whether
+    parallel work pays. Prints a manifest for review. Exit 2 on unreadable documents or no
+    work items, 3 when --agent finds no claude, 5 when the plan file exists (without --force).
+    """
+    repo = _open_repo()
+    done = drafting.draft_plan(
+        repo,
+        list(documents),
+        output,
+        workers=workers,
+        force=force,
+        agent=agent,
+        claude_path=claude_path,
+    )
+    for warning in done.warnings:
+        _err(f"warning: {warning}")
+    if as_json:
+        data = draft_render.manifest(done.draft, str(output))
+        data["warnings"] = list(done.warnings)
+        click.echo(json.dumps(data, indent=2))
+    else:
+        for line in draft_render.manifest_text(done.draft, str(output)):
+            click.echo(line)
+
+
+@plan_group.command("check", context_settings=CONTEXT)
+@click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False))
+@_boundary
+def plan_check_cmd(plan_file: Path) -> None:
+    """Validate PLAN_FILE and warn about tasks that may run at the same time and touch the same
+    files: one writes a file the other's prompt names, or both prompts name it (overlapping
+    writes are plan errors). Exit 0 when none, 1 with warnings, 2 when the plan is not valid.
+    """
+    repo = _open_repo()
+    plan, found = drafting.check_plan(repo, plan_file)
+    for warning in found:
+        _err(f"warning: {warning}")
+    if found:
+        _err(
+            f"git po: {len(found)} likely collision{'s' if len(found) != 1 else ''} in {plan_file}"
+        )
+        sys.exit(ExitCode.FAILED)
+    n = len(plan.tasks)
+    click.echo(f"{plan_file}: {n} task{'s' if n != 1 else ''}, no likely collisions")
 
 
 @cli.command("completion", context_settings=CONTEXT)
