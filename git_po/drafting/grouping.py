@@ -108,8 +108,8 @@ def group(items: tuple[Item, ...], edges: list[Edge], workers: int) -> list[Grou
         cycle = _group_graph(sets, uf, edges).find_cycle()
         if not cycle:
             break
-        for r in cycle[1:]:
-            uf.join(int(cycle[0]), int(r))
+        for member in cycle[1:]:
+            uf.join(int(cycle[0]), int(member))
     # more tasks than workers: merge the two smallest that could run at the same time
     while len(uf.sets()) > max(1, workers):
         sets = uf.sets()
