@@ -56,21 +56,23 @@ def _resolve(phrase: str, item: Item, items: tuple[Item, ...]) -> Item | None:
             return o
     for o in others:
         for path in o.creates:
-            if path in p or path.rsplit("/", 1)[-1] in p.split():
+            if path in p or path.rsplit("/", 1)[-1] in p.replace("`", " ").split():
                 return o
     want = _words(p)
     if not want:
         return None
-    best: tuple[float, int, Item] | None = None
+    best: tuple[float, Item] | None = None
     for o in others:
         have = _words(o.title)
-        if not have:
+        names = _words(" ".join(re.findall(r"`([^`]+)`", o.text)))
+        shared = want & have
+        if not shared or len(shared) / len(want) < 0.5:
             continue
-        shared = len(want & have)
-        score = shared / len(want)
-        if shared and score >= 0.5 and (best is None or score > best[0]):
-            best = (score, -o.number, o)
-    return best[2] if best else None
+        # a name in code (`GatewayError`) says more than a word of prose
+        score = sum(3.0 if w in names else 1.0 for w in shared)
+        if best is None or score > best[0]:
+            best = (score, o)
+    return best[1] if best else None
 
 
 def find_edges(items: tuple[Item, ...]) -> tuple[list[Edge], list[str]]:
@@ -84,17 +86,18 @@ def find_edges(items: tuple[Item, ...]) -> tuple[list[Edge], list[str]]:
             if target is None:
                 continue
             edges.append(Edge(item.number, target.number, phrase))
+    # a file no item finds in the repository is created by the first item that names it
+    creator: dict[str, Item] = {}
     for item in actionable:
-        for other in actionable:
-            if other.number == item.number:
-                continue
-            for path in other.creates:
-                if path in item.scope and path not in item.creates:
-                    edges.append(
-                        Edge(
-                            item.number, other.number, f"uses {path}, which #{other.number} creates"
-                        )
-                    )
+        for path in item.creates:
+            creator.setdefault(path, item)
+    for item in actionable:
+        for path in item.scope:
+            maker = creator.get(path)
+            if maker is not None and maker.number != item.number:
+                edges.append(
+                    Edge(item.number, maker.number, f"uses {path}, which #{maker.number} creates")
+                )
     kept: list[Edge] = []
     deps: dict[str, list[str]] = {str(i.number): [] for i in actionable}
     for e in edges:

@@ -23,6 +23,9 @@ _NUMBERED = re.compile(r"^(\s*)(\d{1,3})[.)]\s+(.*)$")
 _BULLET = re.compile(r"^(\s*)[-*+]\s+(.*)$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
+ACTION_VERBS = frozenset(
+    ("add", "fix", "write", "create", "implement", "update", "remove", "refactor", "make")
+)
 _ACTION_WORDS: dict[str, tuple[str, ...]] = {
     "fix": (
         "fix",
@@ -32,13 +35,14 @@ _ACTION_WORDS: dict[str, tuple[str, ...]] = {
         "error",
         "leak",
         "wrong",
-        "fails",
+        "fail",
         "race",
         "repair",
         "correct",
         "handle",
         "prevent",
-        "vulnerab",
+        "vulnerability",
+        "vulnerable",
         "injection",
         "unsafe",
     ),
@@ -109,7 +113,9 @@ _PRIORITY_WORDS = {
     "MINOR": "P3",
     "LOW": "P3",
 }
-_LABEL = re.compile(r"^(?:\*\*|__)?\[?([A-Z][A-Z0-9]*-?\d+|#\d+)\]?(?:\*\*|__)?\s*[:.)\]-]?\s+")
+_LABEL = re.compile(
+    r"^(?:\*\*|__)?\[?(?!P[0-4]\b)([A-Z][A-Z0-9]*-?\d+|#\d+)\]?(?:\*\*|__)?\s*[:.)\]-]?\s+"
+)
 _PATHLIKE = re.compile(
     r"(?<![\w/.@:-])((?:[\w.-]+/)+[\w.*-]*|[\w-][\w.-]*\.[A-Za-z][A-Za-z0-9]{0,7})(?![\w/-])"
 )
@@ -122,10 +128,21 @@ _BACKTICK = re.compile(r"`([^`\n]+)`")
 _NOT_PATH_EXT = frozenset({"e.g", "i.e", "etc", "vs", "a.m", "p.m"})
 # what a dependency phrase names, up to the end of the clause
 _DEP = re.compile(
-    r"\b(?:after|requires?|required|needs|depends on|dependent on|blocked by|once|"
-    r"following|builds on)\s+([^.;,\n()]+)",
+    r"\b(?:after|requires?|needs|depends on|dependent on|blocked by|once|builds on)"
+    r"\s+([^.;\n()]+)",
     re.I,
 )
+_REF_TOKEN = re.compile(
+    r"^(?:#?\d{1,3}|[A-Z][A-Z0-9]*-?\d+|(?:item|step|task|issue)\s*#?\d{1,3})$", re.I
+)
+
+
+def dep_targets(phrase: str) -> list[str]:
+    """What a dependency phrase names: a list of labels ("A1, A2 and #3"), or its first clause."""
+    parts = [p.strip() for p in re.split(r",|\band\b|&", phrase) if p.strip()]
+    if parts and all(_REF_TOKEN.match(p) for p in parts):
+        return parts
+    return [phrase.split(",")[0].strip()]
 
 
 @dataclass(frozen=True)
@@ -239,7 +256,7 @@ def _blocks(text: str, name: str) -> list[_Raw]:
 
 def _is_path(word: str) -> bool:
     w = word.strip().strip("'\"").rstrip(".,:;")
-    if not w or " " in w or "://" in w or w.lower() in _NOT_PATH_EXT or w.startswith("-"):
+    if not w or " " in w or "://" in w or w.lower() in _NOT_PATH_EXT or w.startswith(("-", "/")):
         return False
     if re.fullmatch(r"v?\d+(\.\d+)+", w) or re.fullmatch(r"\d+(\.\d+)*[a-z]*", w):
         return False
@@ -303,10 +320,13 @@ def action_of(text: str) -> str:
     best: tuple[int, str] | None = None
     for action, words in _ACTION_WORDS.items():
         for w in words:
-            m = re.search(rf"\b{re.escape(w)}", lowered)
+            m = re.search(rf"\b{re.escape(w)}(?:s|es)?\b", lowered)
             if m and (best is None or m.start() < best[0]):
                 best = (m.start(), action)
-    return best[1] if best else "update"
+    action = best[1] if best else "update"
+    if action in ("add", "update") and re.search(r"\b(tests?|coverage)\b", lowered):
+        return "test"
+    return action
 
 
 def priority_of(text: str) -> str | None:
@@ -341,9 +361,24 @@ def vagueness(text: str, scope: list[str], unknown: list[str]) -> str | None:
     return None
 
 
+def _first_sentence(text: str) -> str:
+    """Up to the first full stop that ends a sentence (not one inside `code` or a path)."""
+    outside = _BACKTICK.sub(lambda m: "x" * len(m.group(0)), text)
+    m = re.search(r"[.!?](?=\s|$)", outside)
+    first = text[: m.end()] if m else text
+    return first if len(first) <= 160 else first[:157].rsplit(" ", 1)[0] + "..."
+
+
+def without_dependencies(text: str) -> str:
+    """The text less its dependency phrases ("after A3", "depends on the parser fix")."""
+    return _DEP.sub(" ", text)
+
+
 def _clean_title(first: str) -> str:
-    t = _strip_md(_PRIORITY.sub("", first))
-    t = re.sub(r"^[\s:\-\u2014()\[\]]+", "", t)
+    t = _PRIORITY.sub("", _strip_md(first))
+    t = re.sub(r"^[\s:\-\u2014()\[\]*_]+", "", t)
+    t = re.sub(r"(?<![\w)])(\[\]|\(\))", "", t)
+    t = re.sub(r"\s+", " ", t)
     return t.rstrip(" :") or _strip_md(first)
 
 
@@ -364,15 +399,17 @@ def extract(docs: Iterable[tuple[str, str]], tree: frozenset[str]) -> tuple[Item
             raws = [r for r in raws if r.kind == kind]
         for raw in raws:
             body = "\n".join(raw.lines)
+            flat = " ".join(raw.lines)
             if raw.kind == "paragraph" and len(re.findall(r"[A-Za-z]{2,}", body)) < 3:
                 continue
-            action = action_of(_clean_title(raw.first))
+            title = _clean_title(_first_sentence(flat))
+            action = action_of(title)
             named = mentioned_paths(body)
             scope, new, unknown = resolve_paths(named, tree, action in ("add", "test", "refactor"))
-            deps = tuple(m.group(1).strip() for m in _DEP.finditer(body))
+            deps = tuple(t for m in _DEP.finditer(flat) for t in dep_targets(m.group(1)))
             item = Item(
                 number=len(items) + 1,
-                title=_clean_title(raw.first),
+                title=title,
                 text=body.strip(),
                 source=raw.source,
                 kind=raw.kind,

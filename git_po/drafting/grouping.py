@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from git_po.drafting.deps import Edge
-from git_po.drafting.extract import Item
+from git_po.drafting.extract import ACTION_VERBS, Item, mentioned_paths, without_dependencies
 from git_po.graph import Graph
 from git_po.plan import MAX_ID_LENGTH, globs_overlap
 
@@ -63,9 +63,15 @@ class _Union:
 
 def slug(text: str, action: str | None = None) -> str:
     """A task id from a title: lower-case words joined by '-', at most 40 characters."""
+    text = without_dependencies(text)
+    for path in mentioned_paths(text):
+        text = text.replace(path, " ")
     words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _ID_STOP]
+    if action and len(words) > 1 and words[0] != action and words[0] in ACTION_VERBS:
+        words = words[1:]
+    words = words[:4]
     if action and (not words or words[0] != action):
-        words.insert(0, action)
+        words = [action, *words[:3]]
     out = ""
     for w in words:
         if len(out) + len(w) + 1 > 40:
@@ -81,6 +87,18 @@ def _group_graph(sets: dict[int, list[int]], uf: _Union, edges: list[Edge]) -> G
         if a != b:
             deps[str(a)].add(str(b))
     return Graph({k: tuple(sorted(v)) for k, v in deps.items()})
+
+
+def _levels(graph: Graph) -> dict[int, list[str]]:
+    """Tasks by depth: 1 for those that wait for nothing, else one more than their deepest
+    dependency."""
+    depth: dict[str, int] = {}
+    for n in graph.topo_order:
+        depth[n] = 1 + max((depth[d] for d in graph.deps[n]), default=0)
+    out: dict[int, list[str]] = {}
+    for n in sorted(depth, key=int):
+        out.setdefault(depth[n], []).append(n)
+    return out
 
 
 def group(items: tuple[Item, ...], edges: list[Edge], workers: int) -> list[Group]:
@@ -110,22 +128,23 @@ def group(items: tuple[Item, ...], edges: list[Edge], workers: int) -> list[Grou
             break
         for member in cycle[1:]:
             uf.join(int(cycle[0]), int(member))
-    # more tasks than workers: merge the two smallest that could run at the same time
-    while len(uf.sets()) > max(1, workers):
+    # more tasks at one depth than workers: merge the two smallest there (tasks at one depth
+    # never depend on each other, so merging them keeps the graph free of cycles)
+    while True:
         sets = uf.sets()
         graph = _group_graph(sets, uf, edges)
-        pts = {r: sum(by_number[n].points for n in ns) for r, ns in sets.items()}
-        roots = sorted(sets)
-        pairs = [
-            (pts[r] + pts[q], r, q)
-            for x, r in enumerate(roots)
-            for q in roots[x + 1 :]
-            if not graph.ordered(str(r), str(q))
-        ]
-        if not pairs:
+        levels = _levels(graph)
+        crowded = max(levels.values(), key=len)
+        if len(crowded) <= max(1, workers):
             break
-        _, r, q = min(pairs)
-        uf.join(r, q)
+        pts = {r: sum(by_number[n].points for n in sets[int(r)]) for r in crowded}
+        pairs = [
+            (pts[r] + pts[q], int(r), int(q))
+            for x, r in enumerate(crowded)
+            for q in crowded[x + 1 :]
+        ]
+        _, r1, r2 = min(pairs)
+        uf.join(r1, r2)
     sets = uf.sets()
     graph = _group_graph(sets, uf, edges)
     item_graph = Graph({str(n): tuple(str(o) for o in sorted(waits[n])) for n in numbers})
