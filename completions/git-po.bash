@@ -8,7 +8,7 @@
 #
 # Kept in step with git_po/cli.py by tests/test_docs.py.
 
-__git_po_subcommands="start resume answer retry stop status demo logs show report config init schema attach completion integrate clean doctor"
+__git_po_subcommands="start resume answer retry stop status demo logs show report config init schema attach completion integrate clean doctor plan"
 __git_po_global_opts="--version --help -h"
 __git_po_start_opts="--dry-run -n --max-workers= -j --claude= --restart --no-live --help -h"
 __git_po_resume_opts="--max-workers= -j --claude= --no-live --help -h"
@@ -28,6 +28,9 @@ __git_po_attach_opts="--plan= -p --claude= --help -h"
 __git_po_completion_opts="--help -h"
 __git_po_demo_opts="--max-workers= -j --no-live --help -h"
 __git_po_doctor_opts="--claude= --json --help -h"
+__git_po_plan_subcommands="draft check"
+__git_po_plan_draft_opts="--output= -o --workers= --force --agent --claude= --json --help -h"
+__git_po_plan_check_opts="--help -h"
 
 # The plans started in the repository: <plan> of every refs/po/<plan>/plan.
 __git_po_plans ()
@@ -154,6 +157,10 @@ _git_po ()
 		((c++))
 	done
 	idx=$c
+	if [ "$subcommand" = plan ]; then
+		__git_po_plan "$idx"
+		return
+	fi
 
 	# the value of an option that takes one
 	case "$prev" in
@@ -272,6 +279,47 @@ _git_po ()
 		;;
 	completion,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __gitcomp "bash zsh fish"
+		;;
+	esac
+}
+
+# git po plan draft|check: the subcommand, then its options and files.
+__git_po_plan ()
+{
+	local sub="" c=$(($1 + 1))
+	while [ $c -lt $cword ]; do
+		case "${words[c]}" in
+		draft|check) sub=${words[c]}; break ;;
+		esac
+		((c++))
+	done
+	case "$sub,$prev,$cur" in
+	,*)
+		__gitcomp "$__git_po_plan_subcommands"
+		;;
+	draft,-o,*|draft,--output,*)
+		__git_po_complete_dir_or_file
+		;;
+	draft,--workers,*)
+		;;
+	draft,--claude,*)
+		__git_po_complete_dir_or_file
+		;;
+	draft,*,--output=*|draft,*,--claude=*)
+		cur=${cur#*=}
+		__git_po_complete_dir_or_file
+		;;
+	draft,*,-*)
+		__gitcomp "$__git_po_plan_draft_opts"
+		;;
+	draft,*)
+		__git_po_complete_dir_or_file
+		;;
+	check,*,-*)
+		__gitcomp "$__git_po_plan_check_opts"
+		;;
+	check,*)
+		__git_po_complete_plan_file
 		;;
 	esac
 }

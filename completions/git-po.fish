@@ -15,7 +15,7 @@ function __git_po_plans --description 'Plans started in this repository'
     end | string replace -rf '^refs/po/([^/]+)/plan$' '$1'
 end
 
-set -g __git_po_subcommands start resume answer retry stop status demo logs show report config init schema attach completion integrate clean doctor
+set -g __git_po_subcommands start resume answer retry stop status demo logs show report config init schema attach completion integrate clean doctor plan
 
 function __git_po_tasks --description 'Task ids of the plan given with --plan, else of every plan'
     set -l plan
@@ -119,6 +119,7 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $top -a integrate -d 'Merge complete tasks into the integration branch'
     complete -c $__git_po_cmd -n $top -a clean -d 'Remove worktrees and branches whose work is safe'
     complete -c $__git_po_cmd -n $top -a doctor -d 'Say what would stop workers from writing or committing'
+    complete -c $__git_po_cmd -n $top -a plan -d 'Draft a plan from documents, or check one'
 
     # git po start [options] PLAN_FILE
     complete -c $__git_po_cmd -n $start -s n -l dry-run -d 'Validate the plan and print the schedule; write nothing'
@@ -181,6 +182,23 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $doctor -l json -d 'Print a stable JSON object'
     complete -c $__git_po_cmd -n $doctor -s h -l help -d 'Show help and exit'
     complete -c $__git_po_cmd -n "$doctor; and __git_po_needs_arg" -k -a '(__fish_complete_suffix .toml)'
+
+    # git po plan draft [options] DOCUMENT...; git po plan check PLAN_FILE
+    set -l plan "$po"'__fish_seen_subcommand_from plan'
+    set -l plan_top "$plan; and not __fish_seen_subcommand_from draft check"
+    set -l draft "$plan; and __fish_seen_subcommand_from draft"
+    set -l check "$plan; and __fish_seen_subcommand_from check"
+    complete -c $__git_po_cmd -n $plan_top -f -a draft -d 'Write a plan from documents'
+    complete -c $__git_po_cmd -n $plan_top -f -a check -d 'Warn about tasks likely to collide'
+    complete -c $__git_po_cmd -n $draft -s o -l output -r -F -d 'The plan file to write'
+    complete -c $__git_po_cmd -n $draft -l workers -x -d 'Most tasks to run at once'
+    complete -c $__git_po_cmd -n $draft -l force -d 'Overwrite the plan file if it exists'
+    complete -c $__git_po_cmd -n $draft -l agent -d 'Ask the claude agent to refine the draft'
+    complete -c $__git_po_cmd -n $draft -l claude -r -F -d 'The claude executable'
+    complete -c $__git_po_cmd -n $draft -l json -d 'Print the manifest as a JSON object'
+    complete -c $__git_po_cmd -n "$draft; or $check" -s h -l help -d 'Show help and exit'
+    complete -c $__git_po_cmd -n $draft -F
+    complete -c $__git_po_cmd -n $check -k -a '(__fish_complete_suffix .toml)'
 
     # git po init [--share REMOTE] [--no-example] [--uninstall]
     set -l init "$po"'__fish_seen_subcommand_from init'

@@ -92,6 +92,7 @@ _git-po () {
         'attach:talk to a task'"'"'s worker in an interactive Claude Code session'
         'completion:print the completion script for a shell'
         'doctor:say what would stop workers from writing files or committing'
+        'plan:draft a plan from documents, or check one for tasks likely to collide'
       )
       _describe -t commands 'git po command' cmds && ret=0
       ;;
@@ -231,6 +232,35 @@ _git-po () {
           _arguments \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:shell:(bash zsh fish)' && ret=0
+          ;;
+        (plan)
+          if (( CURRENT == 2 )); then
+            local -a subs
+            subs=(
+              'draft:write a plan from documents: items, dependencies, tasks, a verdict'
+              'check:warn about tasks that may run at once and touch the same files'
+            )
+            _describe -t commands 'git po plan command' subs && ret=0
+          else
+            case $words[2] in
+              (draft)
+                _arguments \
+                  '(-o --output)'{-o+,--output=}'[the plan file to write]:plan file:_files' \
+                  '--workers=[most tasks to run at once]:number' \
+                  '--force[overwrite the plan file if it exists]' \
+                  '--agent[ask the claude agent to refine the draft]' \
+                  '--claude=[the claude executable]:claude executable:_files' \
+                  '--json[print the manifest as a JSON object]' \
+                  '(- :)'{-h,--help}'[show help and exit]' \
+                  '*:document:_files' && ret=0
+                ;;
+              (check)
+                _arguments \
+                  '(- :)'{-h,--help}'[show help and exit]' \
+                  '1:plan file:_files -g "*.toml(-.)"' && ret=0
+                ;;
+            esac
+          fi
           ;;
         (*)
           _message "unknown git po command: $words[1]"

@@ -107,6 +107,23 @@ def commands() -> dict[str, click.Command]:
     return dict(cli.commands)
 
 
+def leaves() -> dict[str, click.Command]:
+    """Every command that runs, by its name after `git po`: a group's subcommands as
+    "plan draft", "plan check"."""
+    out: dict[str, click.Command] = {}
+    for name, cmd in commands().items():
+        if isinstance(cmd, click.Group):
+            for sub, leaf in cmd.commands.items():
+                out[f"{name} {sub}"] = leaf
+        else:
+            out[name] = cmd
+    return out
+
+
+def groups() -> dict[str, click.Group]:
+    return {n: c for n, c in commands().items() if isinstance(c, click.Group)}
+
+
 def options(cmd: click.Command) -> set[str]:
     """Every option string of a command, its help option included."""
     ctx = click.Context(cmd, info_name=cmd.name, **cmd.context_settings)
@@ -142,9 +159,12 @@ def command_subsections() -> dict[str | None, list[str]]:
     """COMMANDS subsections by the command they document (None: git po itself)."""
     out: dict[str | None, list[str]] = {}
     for title, lines in subsections(sections()["COMMANDS"]).items():
-        m = re.match(r"git po(?: ([a-z][a-z-]*))?(?: |$)", title)
+        m = re.match(r"git po(?: ([a-z][a-z-]*))?(?: ([a-z][a-z-]*))?(?: |$)", title)
         assert m, f"COMMANDS subsection {title!r} does not start with 'git po'"
-        out[m.group(1)] = lines
+        name = m.group(1)
+        if name in groups() and m.group(2):
+            name = f"{name} {m.group(2)}"
+        out[name] = lines
     return out
 
 
@@ -177,7 +197,7 @@ def test_man_page_version_is_the_package_version() -> None:
 def test_man_page_documents_every_command_and_option() -> None:
     documented = command_subsections()
     text = man_text()
-    for name, cmd in commands().items():
+    for name, cmd in leaves().items():
         assert name in documented, f"COMMANDS has no subsection for `git po {name}`"
         tagged = {o for tag in tags(documented[name]) for o in _OPTION.findall(tag)}
         for opt in sorted(options(cmd)):
@@ -188,7 +208,7 @@ def test_man_page_documents_every_command_and_option() -> None:
 
 
 def test_man_page_commands_section_names_only_real_commands_and_options() -> None:
-    cmds = commands()
+    cmds = leaves()
     for name, lines in command_subsections().items():
         cmd = cli if name is None else cmds.get(name)
         assert cmd is not None, f"man page documents `git po {name}`, which click does not have"
@@ -201,7 +221,7 @@ def test_man_page_commands_section_names_only_real_commands_and_options() -> Non
 
 def test_man_page_option_values_match_click() -> None:
     """An option shown with a value (`-j N`) takes one; a flag is shown without one."""
-    cmds = commands()
+    cmds = leaves()
     for name, lines in command_subsections().items():
         cmd = cli if name is None else cmds[name]
         for tag in tags(lines):
@@ -218,15 +238,20 @@ def test_synopsis_matches_click() -> None:
     usages: dict[str, set[str]] = {}
     current: str | None = None
     for line in lines:
-        m = re.match(r"git po (?:([a-z][a-z-]*)\b)?", line)
+        m = re.match(r"git po (?:([a-z][a-z-]*)\b)?(?: ([a-z][a-z-]*)\b)?", line)
         if m:
             current = m.group(1) or ""
+            if current in groups() and m.group(2):
+                current = f"{current} {m.group(2)}"
+            else:
+                m = re.match(r"git po (?:([a-z][a-z-]*)\b)?", line)
+                assert m
             rest = line[m.end() :]
         else:  # a continuation line
             rest = line
         assert current is not None
         usages.setdefault(current, set()).update(_OPTION.findall(rest))
-    cmds = commands()
+    cmds = leaves()
     assert set(usages) - {""} == set(cmds), "SYNOPSIS must show every command, and only those"
     help_opts = {"-h", "--help"}
     for name, cmd in cmds.items():
@@ -237,7 +262,7 @@ def test_synopsis_matches_click() -> None:
 def test_man_page_subcommand_help_matches_click_help_texts() -> None:
     """Each option's help text from click and the man page say the same thing in short."""
     documented = command_subsections()
-    for name, cmd in commands().items():
+    for name, cmd in leaves().items():
         body = re.sub(r"\s+", " ", plain("\n".join(documented[name])))
         for param in cmd.params:
             if isinstance(param, click.Option) and param.help:
@@ -402,8 +427,8 @@ def test_bash_completion_lists_every_command_and_option() -> None:
     cmds = commands()
     assert _bash_words("__git_po_subcommands") == set(cmds)
     assert _bash_words("__git_po_global_opts") == options(cli)
-    for name, cmd in cmds.items():
-        assert _bash_words(f"__git_po_{name}_opts") == options(cmd), name
+    for name, cmd in leaves().items():
+        assert _bash_words(f"__git_po_{name.replace(' ', '_')}_opts") == options(cmd), name
         for opt in options(cmd):
             if takes_value(cmd, opt) and opt.startswith("--"):
                 assert f"{opt}=" in BASH.read_text(), f"{opt} takes a value: list it as {opt}="
@@ -411,9 +436,10 @@ def test_bash_completion_lists_every_command_and_option() -> None:
 
 def test_zsh_and_fish_completions_list_every_command_and_option() -> None:
     zsh, fish = ZSH.read_text(), FISH.read_text()
-    for name, cmd in commands().items():
-        assert f"'{name}:" in zsh, name
-        assert f"-a {name} " in fish, name
+    for name, cmd in leaves().items():
+        for word in name.split():
+            assert f"'{word}:" in zsh, name
+            assert f"-a {word} " in fish, name
         for opt in options(cmd) | options(cli):
             assert re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", zsh), (name, opt)
             flag = f"-l {opt[2:]}" if opt.startswith("--") else f"-s {opt[1:]}"
