@@ -308,6 +308,12 @@ def test_plan_check_passes_drafts_and_rejects_invalid_plans(shop: Path, tmp_path
         res = run_po(shop, "plan", "check", str(out))
         assert res.code == 0, (case.doc, res)
         assert "no likely collisions" in res.out
+    # a document in the repository, named relatively: its name in prompts is no collision
+    (shop / "todo.md").write_text((CORPUS / "todo.md").read_text())
+    res = run_po(shop, "plan", "draft", "todo.md", "-o", "todo.toml")
+    assert res.code == 0, res
+    res = run_po(shop, "plan", "check", "todo.toml")
+    assert res.code == 0 and "todo.toml: 5 tasks, no likely collisions" in res.out, res
     bad = write_plan(
         tmp_path,
         "bad",
@@ -362,8 +368,7 @@ def test_an_invalid_agent_answer_is_refused_with_a_reason() -> None:
     d = make_draft([("todo.md", (CORPUS / "todo.md").read_text())], tree, 3, "todo")
     good = {
         "tasks": [
-            {"id": t.id, "description": "d", "prompt": "p", "items": list(t.items)}
-            for t in d.tasks
+            {"id": t.id, "description": "d", "prompt": "p", "items": list(t.items)} for t in d.tasks
         ]
     }
     assert len(refine.apply(d, json.dumps(good), tree)) == len(d.tasks)

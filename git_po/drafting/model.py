@@ -59,8 +59,6 @@ def prompt_for(g: Group) -> str:
     if len(g.items) == 1:
         item = g.items[0]
         out.append(item.text if item.text != item.title else item.title)
-        out.append("")
-        out.append(f"(from {item.source}; {item.action}, size {item.size})")
     else:
         out.append("Do these work items, in this order:")
         out.append("")
@@ -68,7 +66,6 @@ def prompt_for(g: Group) -> str:
             lines = item.text.splitlines() or [item.title]
             out.append(f"{n}. {lines[0]}")
             out += [f"   {line}" for line in lines[1:]]
-            out.append(f"   (from {item.source}; {item.action}, size {item.size})")
     if g.writes:
         out.append("")
         out.append("Keep your changes to: " + ", ".join(g.writes) + ".")
