@@ -568,6 +568,16 @@ def test_bash_completes_git_po(bash_complete: Complete, po_repo: Path) -> None:
     # git -C: plans and files of the named repository
     assert sorted(complete(f"git -C {po_repo.name} po status ", po_repo.parent)) == ["shop", "web"]
     assert "plan.toml" in complete(f"git -C {po_repo.name} po start ", po_repo.parent)
+    # a command group: its subcommands, then their options and files
+    plan = groups()["plan"]
+    assert sorted(complete("git po plan ", po_repo)) == sorted(plan.commands)
+    draft = plan.commands["draft"]
+    assert {w.rstrip("=") for w in complete("git po plan draft --", po_repo)} == {
+        o for o in options(draft) if o.startswith("--")
+    }
+    assert "notes.txt" in complete("git po plan draft ", po_repo)
+    checked = complete("git po plan check ", po_repo)
+    assert "plan.toml" in checked and "notes.txt" not in checked
 
 
 _ZSH_CAPTURE = r"""
@@ -668,6 +678,10 @@ def test_zsh_completes_git_po(po_repo: Path, tmp_path: Path) -> None:
     start = commands()["start"]
     assert complete("git po start --") == {o for o in options(start) if o.startswith("--")}
     assert "plan.toml" in complete("git po start ")
+    plan = groups()["plan"]
+    assert complete("git po plan ") == set(plan.commands)
+    draft = plan.commands["draft"]
+    assert complete("git po plan draft --") == {o for o in options(draft) if o.startswith("--")}
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
@@ -695,3 +709,8 @@ def test_fish_completes_git_po(po_repo: Path, sealed_env: Path) -> None:
     start = commands()["start"]
     assert {o for o in options(start) if o.startswith("--")} <= complete("git po start --")
     assert "po" in complete("git p")
+    plan = groups()["plan"]
+    assert complete("git po plan ") == set(plan.commands)
+    draft = plan.commands["draft"]
+    assert {o for o in options(draft) if o.startswith("--")} <= complete("git po plan draft --")
+    assert "notes.txt" in complete("git po plan draft ")
