@@ -15,7 +15,15 @@ import tomli_w
 
 from git_po.drafting import refine
 from git_po.drafting.deps import find_edges
-from git_po.drafting.extract import action_of, extract, mentioned_paths, priority_of, size_of
+from git_po.drafting.extract import (
+    action_of,
+    extract,
+    mentioned_paths,
+    priority_of,
+    resolve_paths,
+    size_of,
+)
+from git_po.drafting.grouping import slug
 from git_po.drafting.model import make_draft
 from git_po.plan import load_plan_file
 from tests.conftest import git, run_po
@@ -344,6 +352,28 @@ def test_extract_reads_the_most_trusted_kind_of_item() -> None:
     assert [i.kind for i in tasks] == ["task-list"]
     paras = extract([("p.md", "Rewrite the parser in `a.py` from scratch.\n")], frozenset())
     assert [(i.kind, i.size, i.unknown_paths) for i in paras] == [("paragraph", "M", ("a.py",))]
+
+
+def test_scope_is_checked_against_the_tree() -> None:
+    tree = frozenset({"src/shop/cart.py", "src/web/cart.py", "src/shop/api.py", "docs/a.md"})
+    assert resolve_paths(["api.py", "shop/cart.py", "docs"], tree, False) == (
+        ["src/shop/api.py", "src/shop/cart.py", "docs"],
+        [],
+        [],
+    )
+    # ambiguous names, paths outside the repository and globs that match nothing
+    assert resolve_paths(["cart.py", "../x.py", "src/*.rb", "src/*/api.py"], tree, True) == (
+        ["src/*/api.py"],
+        [],
+        ["cart.py", "../x.py", "src/*.rb"],
+    )
+    assert resolve_paths(["src/new.py", "src/shop/api.py"], tree, True) == (
+        ["src/new.py", "src/shop/api.py"],
+        ["src/new.py"],
+        [],
+    )
+    assert slug("Integration", None) == "integration-task"
+    assert slug("Fix `src/a.py`: the parser crashes after A3", "fix") == "fix-parser-crashes"
 
 
 def test_paths_actions_priorities_sizes() -> None:

@@ -84,6 +84,7 @@ def find_edges(items: tuple[Item, ...]) -> tuple[list[Edge], list[str]]:
         for phrase in item.dep_phrases:
             target = _resolve(phrase, item, actionable)
             if target is None:
+                notes.append(f"#{item.number}: {phrase!r} names no other work item; no dependency")
                 continue
             edges.append(Edge(item.number, target.number, phrase))
     # a file no item finds in the repository is created by the first item that names it

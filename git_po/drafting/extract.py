@@ -8,6 +8,8 @@ a size and the dependency phrases it contains.
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -286,26 +288,52 @@ def mentioned_paths(text: str) -> list[str]:
     return seen
 
 
+@functools.lru_cache(maxsize=8)
+def _index(tree: frozenset[str]) -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
+    """The folders of a tree, and its files and folders by their last name."""
+    dirs = frozenset(p.rsplit("/", i)[0] for p in tree for i in range(1, p.count("/") + 1))
+    by_name: dict[str, list[str]] = {}
+    for p in sorted(tree | dirs):
+        by_name.setdefault(p.rsplit("/", 1)[-1], []).append(p)
+    return dirs, {k: tuple(v) for k, v in by_name.items()}
+
+
+def _inside(path: str) -> bool:
+    """Whether a path can name something in the repository (relative, no '..', no '\\')."""
+    parts = path.split("/")
+    return not (path.startswith("/") or "\\" in path or ".." in parts or "." in parts)
+
+
 def resolve_paths(
     named: Iterable[str], tree: frozenset[str], creating: bool
 ) -> tuple[list[str], list[str], list[str]]:
     """(scope, new, unknown): named paths resolved against the repository's files. A bare file
-    name matches a unique file of that name anywhere; a folder matches when files lie under
-    it; a path not in the tree is new when the item creates things, unknown otherwise."""
+    name (or the end of a path) matches a unique file of that name; a folder matches when files
+    lie under it; a glob when it matches files; a path not in the tree is new when the item
+    creates things, unknown otherwise."""
     scope: list[str] = []
     new: list[str] = []
     unknown: list[str] = []
-    dirs = {p.rsplit("/", i)[0] for p in tree for i in range(1, p.count("/") + 1)}
+    dirs, by_name = _index(tree)
     for p in named:
-        if p in tree or p in dirs:
+        hit = ""
+        if not _inside(p):
+            pass
+        elif p in tree or p in dirs:
             hit = p
+        elif "*" in p or "?" in p:
+            hit = p if any(fnmatch.fnmatchcase(t, p) for t in tree) else ""
         else:
-            ends = sorted(t for t in tree | dirs if t.endswith("/" + p))
+            ends = [t for t in by_name.get(p.rsplit("/", 1)[-1], ()) if t.endswith("/" + p)]
             hit = ends[0] if len(ends) == 1 else ""
+            if len(ends) > 1:  # ambiguous: neither one of those files nor a new one
+                if p not in unknown:
+                    unknown.append(p)
+                continue
         if hit:
             if hit not in scope:
                 scope.append(hit)
-        elif creating and ("/" in p or "." in p) and "*" not in p:
+        elif creating and _inside(p) and not any(c in p for c in "*?[") and "." in p:
             if p not in scope:
                 scope.append(p)
                 new.append(p)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from git_po.drafting.deps import Edge
 from git_po.drafting.extract import ACTION_VERBS, Item, mentioned_paths, without_dependencies
 from git_po.graph import Graph
-from git_po.plan import MAX_ID_LENGTH, globs_overlap
+from git_po.plan import MAX_ID_LENGTH, RESERVED_TASK_IDS, globs_overlap
 
 _ID_STOP = frozenset(
     re.findall(r"\S+", "a an the to of in on for with and or by from that this is be it its")
@@ -77,7 +77,8 @@ def slug(text: str, action: str | None = None) -> str:
         if len(out) + len(w) + 1 > 40:
             break
         out = f"{out}-{w}" if out else w
-    return (out or "task")[:MAX_ID_LENGTH]
+    out = out or "task"
+    return f"{out}-task" if out in RESERVED_TASK_IDS else out
 
 
 def _group_graph(sets: dict[int, list[int]], uf: _Union, edges: list[Edge]) -> Graph:
