@@ -68,6 +68,10 @@ def _ask_agent(
         )
     text = refine.prompt(draft, docs)
     argv = [exe, "-p", "--output-format", "json"]
+    model = repo.config("po.model")
+    if model:
+        argv += ["--model", model]
+    timeout = config.seconds(repo, "po.timeout", AGENT_TIMEOUT) or AGENT_TIMEOUT
     with tempfile.TemporaryFile() as stdin:
         stdin.write(text.encode())
         stdin.seek(0)
@@ -82,11 +86,11 @@ def _ask_agent(
             new_session=False,
         )
         try:
-            out, _err = child.communicate(timeout=AGENT_TIMEOUT)
+            out, _err = child.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             child.kill()
             child.communicate()
-            raise ValueError(f"the agent did not answer within {AGENT_TIMEOUT:g}s") from None
+            raise ValueError(f"the agent did not answer within {timeout:g}s") from None
     if child.returncode != 0 and not out.strip():
         raise ValueError(f"the agent exited with status {child.returncode}")
     return refine.result_text(out)
