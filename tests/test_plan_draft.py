@@ -420,3 +420,68 @@ def test_an_invalid_agent_answer_is_refused_with_a_reason() -> None:
             refine.apply(d, answer, tree)
     with pytest.raises(ValueError, match="ended with an error"):
         refine.result_text(b'{"type": "result", "is_error": true, "result": "boom"}')
+
+
+# --- --agent with the fake claude (the real CLI: tests/e2e/test_plan_agent.py) ---------------
+
+
+def _agent_draft(shop: Path, tmp_path: Path, script: list[dict[str, Any]]) -> Any:
+    path = tmp_path / "agent-script.json"
+    path.write_text(json.dumps(script))
+    env = {"FAKE_CLAUDE_SCRIPT": str(path), "FAKE_CLAUDE_LOG": str(tmp_path / "log.jsonl")}
+    return run_po(shop, "plan", "draft", str(CORPUS / "todo.md"), "--agent", "--json", env=env)
+
+
+def _answer(shop: Path, tmp_path: Path) -> dict[str, Any]:
+    d = draft(shop, "todo.md", "-o", str(tmp_path / "first.toml"))
+    return {
+        "tasks": [
+            {
+                "id": t["id"],
+                "description": f"Refined: {t['description']}",
+                "prompt": f"You own {', '.join(t['writes'])}. Do items {t['items']}.",
+                "items": t["items"],
+                "depends_on": t["depends_on"],
+                "writes": t["writes"],
+            }
+            for t in d["tasks"]
+        ]
+    }
+
+
+def test_agent_answer_replaces_the_prompts(shop: Path, tmp_path: Path) -> None:
+    answer = _answer(shop, tmp_path)
+    res = _agent_draft(shop, tmp_path, [{"exit": 0, "result": json.dumps(answer)}])
+    assert res.code == 0, res
+    assert "warning" not in res.err
+    data = json.loads(res.out)
+    assert data["refined_by"] == "agent"
+    plan = load_plan_file(shop / "plan.toml")
+    first = answer["tasks"][0]
+    assert plan.task(first["id"]).prompt.startswith(f"You own {first['writes'][0]}")
+    assert plan.task(first["id"]).description == first["description"]
+    # asked headless, with JSON output, the prompt on stdin holding the documents and schema
+    logged = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert len(logged) == 1
+    assert logged[0]["argv"][:3] == ["-p", "--output-format", "json"]
+    assert "A3: Add login and logout endpoints" in logged[0]["prompt"]
+    assert '"required": ["tasks"]' in logged[0]["prompt"]
+
+
+def test_agent_answers_that_fall_back_to_the_draft(shop: Path, tmp_path: Path) -> None:
+    answer = _answer(shop, tmp_path)
+    cyclic = json.loads(json.dumps(answer))
+    cyclic["tasks"][0]["depends_on"] = [cyclic["tasks"][-1]["id"]]
+    for script, why in (
+        ([{"exit": 0, "result": json.dumps(cyclic)}], "the agent's plan is not valid (dependency"),
+        ([{"exit": 0, "result": "Here is my plan: split it in two."}], "holds no JSON object"),
+        ([{"exit": 1, "subtype": "error_during_execution"}], "could not be used"),
+    ):
+        (shop / "plan.toml").unlink(missing_ok=True)
+        res = _agent_draft(shop, tmp_path, script)
+        assert res.code == 0, res
+        assert why in res.err and "wrote the deterministic draft instead" in res.err, res
+        data = json.loads(res.out)
+        assert data["refined_by"] is None
+        assert [t["items"] for t in data["tasks"]] == [[1, 6], [2], [3], [4], [5]]
+        load_plan_file(shop / "plan.toml")
