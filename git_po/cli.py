@@ -840,7 +840,7 @@ def plan_group() -> None:
     "--workers",
     type=click.IntRange(min=1),
     metavar="N",
-    help="Most tasks to split the work into (default po.maxWorkers, else 3).",
+    help="Most tasks that run at the same time (default po.maxWorkers, else 3).",
 )
 @click.option("--force", is_flag=True, help="Overwrite the plan file if it exists.")
 @click.option(

@@ -485,3 +485,20 @@ def test_agent_answers_that_fall_back_to_the_draft(shop: Path, tmp_path: Path) -
         assert data["refined_by"] is None
         assert [t["items"] for t in data["tasks"]] == [[1, 6], [2], [3], [4], [5]]
         load_plan_file(shop / "plan.toml")
+
+
+def test_a_chain_of_items_is_drafted_sequentially() -> None:
+    doc = (
+        "# Steps\n\n"
+        "1. Add the parser module `src/parse.py` with a `parse()` function.\n"
+        "2. Call `parse()` from `src/cli.py`, after 1.\n"
+        "3. Document the new option in `docs/cli.md`, after 2.\n"
+        "4. Add an end-to-end test in `tests/test_cli.py`, after 3.\n"
+    )
+    tree = frozenset({"src/cli.py", "docs/cli.md", "tests/test_cli.py"})
+    d = make_draft([("steps.md", doc)], tree, 3, "steps")
+    assert d.verdict == "sequential"
+    assert "the items form one chain" in d.reasons
+    assert [t.items for t in d.tasks] == [(1, 2, 3, 4)]
+    assert d.tasks[0].writes == ("src/parse.py", "src/cli.py", "docs/cli.md", "tests/test_cli.py")
+    assert d.max_workers == 1
