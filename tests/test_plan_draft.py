@@ -383,6 +383,7 @@ def test_paths_actions_priorities_sizes() -> None:
         "setup.cfg",
     ]
     assert mentioned_paths("GET `/health` at https://example.com/a.py") == []
+    assert mentioned_paths("read and/or write src/ and lib/a/b, not TCP/IP") == ["src", "lib/a/b"]
     assert action_of("Add a test for refunds") == "test"
     assert action_of("Search returns deleted rows") == "update"
     assert action_of("Drop the legacy loader") == "remove"

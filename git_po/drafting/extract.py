@@ -130,7 +130,7 @@ _BACKTICK = re.compile(r"`([^`\n]+)`")
 _NOT_PATH_EXT = frozenset({"e.g", "i.e", "etc", "vs", "a.m", "p.m"})
 # what a dependency phrase names, up to the end of the clause
 _DEP = re.compile(
-    r"\b(?:after|requires?|needs|depends on|dependent on|blocked by|once|builds on)"
+    r"\b(?:after|requires?|needs(?!\s+to\b)|depends on|dependent on|blocked by|builds on)"
     r"\s+([^.;\n()]+)",
     re.I,
 )
@@ -152,7 +152,7 @@ class Item:
     """One work item as found in a document."""
 
     number: int  # 1-based, in reading order across all documents
-    title: str  # the first line, markdown stripped
+    title: str  # its first sentence, markdown and priority markers stripped
     text: str  # the whole item: first line and its continuation and sub-bullets
     source: str  # "file:line"
     kind: str  # one of KINDS
@@ -278,7 +278,9 @@ def mentioned_paths(text: str) -> list[str]:
     rest = _BACKTICK.sub(" ", text)
     for m in _PATHLIKE.finditer(rest):
         word = re.sub(r":\d+(?:-\d+)?$", "", m.group(1)).rstrip(".,:;")
-        if _is_path(word):
+        # in prose, "and/or" is no path: a folder needs a trailing '/' or two of them
+        folder = word.endswith("/") or word.count("/") >= 2
+        if _is_path(word) and ("/" not in word or folder or _FILE.fullmatch(word.rsplit("/")[-1])):
             found.append(word)
     seen: list[str] = []
     for p in found:
