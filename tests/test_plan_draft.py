@@ -348,6 +348,9 @@ def test_extract_reads_the_most_trusted_kind_of_item() -> None:
     assert items[1].creates == ("b.py",)
     edges, notes = find_edges(items)
     assert [(e.item, e.on) for e in edges] == [(2, 1)] and notes == []
+    tree = frozenset({"a.py", "c.py"})
+    timed = extract([("d.md", "1. Fix `a.py`.\n2. Retry `c.py` after 1 minute.\n")], tree)
+    assert find_edges(timed)[0] == []
     tasks = extract([("t.md", "- [ ] Fix `a.py`\n1. Add `b.py`\n")], frozenset({"a.py"}))
     assert [i.kind for i in tasks] == ["task-list"]
     paras = extract([("p.md", "Rewrite the parser in `a.py` from scratch.\n")], frozenset())

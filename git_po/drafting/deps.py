@@ -22,8 +22,11 @@ _STOP = frozenset(
         "has have we our you your",
     )
 )
+# "after 2", "after step 2 is done", "blocked by #3"; not "after 5 minutes"
 _REF_NUMBER = re.compile(
-    r"^(?:(?:item|step|task|issue|finding|point|no\.?|number)\s*)?#?(\d{1,3})\b", re.I
+    r"^(?:(?:item|step|task|issue|finding|point|no\.?|number)\s*)?#?(\d{1,3})"
+    r"(?:\s+(?:is|are|has been|have been)\s+\w+)?\s*$",
+    re.I,
 )
 
 
