@@ -50,12 +50,13 @@ def _resolve(phrase: str, item: Item, items: tuple[Item, ...]) -> Item | None:
         n = m.group(1)
         same_doc = item.source.rsplit(":", 1)[0]
         for o in others:
-            if o.label == n and o.source.rsplit(":", 1)[0] == same_doc:
+            if o.label and o.label.lstrip("#") == n and o.source.rsplit(":", 1)[0] == same_doc:
                 return o
         return next((o for o in others if o.number == int(n)), None)
     first = p.split()[0].strip("`\"'.,:;()") if p.split() else ""
     for o in others:
-        if o.label and o.label.lower().lstrip("#") == first.lower().lstrip("#"):
+        label = (o.label or "").lower().lstrip("#")
+        if label and not label.isdigit() and label == first.lower().lstrip("#"):
             return o
     for o in others:
         for path in o.creates:
