@@ -31,7 +31,7 @@ def plan_toml(draft: Draft, plan_file: str) -> str:
         out.append("#")
         out.append("# Needs clarification (not made into tasks):")
         out += [f"#   {_comment(i.title)}  ({i.source}: {i.vague})" for i in draft.unclear]
-    unknown = [(i, p) for i in draft.items for p in i.unknown_paths]
+    unknown = [(i, p) for i in draft.items if not i.done for p in i.unknown_paths]
     if unknown:
         out.append("#")
         out.append("# Named but not in the repository (left out of writes):")
@@ -136,7 +136,7 @@ def manifest_text(draft: Draft, plan_file: str) -> list[str]:
         lines.append("")
         lines.append("needs clarification (not made into tasks):")
         lines += [f"    #{i.number} {i.title} ({i.source}): {i.vague}" for i in unclear]
-    unknown = [(i, p) for i in draft.items for p in i.unknown_paths]
+    unknown = [(i, p) for i in draft.items if not i.done for p in i.unknown_paths]
     if unknown:
         lines.append("")
         lines.append("named but not in the repository:")
