@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 import pytest
 
-from git_po import __version__, config, layout, plan, protocol, scheduler, status
+from git_po import __version__, config, layout, plan, protocol, run_launch, status
 from git_po.cli import cli
 from git_po.errors import ExitCode
 from git_po.state import State
@@ -364,7 +364,7 @@ def test_man_page_ref_layout_matches_layout_module() -> None:
 
 def test_man_page_names_the_worker_environment() -> None:
     text = man_text()
-    for var in sorted(set(re.findall(r'"(PO_[A-Z]+)"', inspect.getsource(scheduler)))):
+    for var in sorted(set(re.findall(r'"(PO_[A-Z]+)"', inspect.getsource(run_launch)))):
         assert var in text, var
 
 
