@@ -8,13 +8,15 @@
 #
 # Kept in step with git_po/cli.py by tests/test_docs.py.
 
-__git_po_subcommands="start resume answer retry stop status demo logs show report config init schema attach completion integrate clean doctor plan"
+__git_po_subcommands="start resume answer retry stop pause unpause status demo logs show report config init schema attach completion integrate clean doctor plan"
 __git_po_global_opts="--version --help -h"
 __git_po_start_opts="--dry-run -n --max-workers= -j --claude= --restart --no-live --help -h"
 __git_po_resume_opts="--max-workers= -j --claude= --no-live --help -h"
 __git_po_answer_opts="--plan= -p --file= -F --no-live --help -h"
 __git_po_retry_opts="--plan= -p --note= --no-live --help -h"
 __git_po_stop_opts="--plan= -p --help -h"
+__git_po_pause_opts="--plan= -p --help -h"
+__git_po_unpause_opts="--plan= -p --no-live --help -h"
 __git_po_status_opts="--json --watch -w --interval= --help -h"
 __git_po_integrate_opts="--only= --dry-run -n --branch= --into= --resolve= --agent --help -h"
 __git_po_clean_opts="--branches --force --all --dry-run -n --branch= --help -h"
@@ -232,10 +234,16 @@ _git_po ()
 	stop,-*)
 		__gitcomp "$__git_po_stop_opts"
 		;;
+	pause,-*)
+		__gitcomp "$__git_po_pause_opts"
+		;;
+	unpause,-*)
+		__gitcomp "$__git_po_unpause_opts"
+		;;
 	resume,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __gitcomp_nl "$(__git_po_plans)"
 		;;
-	answer,*|retry,*|stop,*)
+	answer,*|retry,*|stop,*|pause,*|unpause,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] &&
 			__gitcomp_nl "$(__git_po_tasks "$(__git_po_plan_opt "$idx")")"
 		;;

@@ -15,7 +15,7 @@ function __git_po_plans --description 'Plans started in this repository'
     end | string replace -rf '^refs/po/([^/]+)/plan$' '$1'
 end
 
-set -g __git_po_subcommands start resume answer retry stop status demo logs show report config init schema attach completion integrate clean doctor plan
+set -g __git_po_subcommands start resume answer retry stop pause unpause status demo logs show report config init schema attach completion integrate clean doctor plan
 
 function __git_po_tasks --description 'Task ids of the plan given with --plan, else of every plan'
     set -l plan
@@ -105,6 +105,8 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $top -a answer -d 'Answer a blocked task; its worker resumes'
     complete -c $__git_po_cmd -n $top -a retry -d 'Run a task again, retries counted afresh'
     complete -c $__git_po_cmd -n $top -a stop -d 'Stop one task of a running plan, saving its work'
+    complete -c $__git_po_cmd -n $top -a pause -d 'Stop a task saving its work; not scheduled until unpause'
+    complete -c $__git_po_cmd -n $top -a unpause -d "Resume a paused task; its worker's session continues"
     complete -c $__git_po_cmd -n $top -a status -d 'Show the tasks of a plan, read from refs and branches'
     complete -c $__git_po_cmd -n $top -a demo -d 'Run a sample plan with the offline shell agent'
 
@@ -141,17 +143,18 @@ for __git_po_cmd in git-po git
     set -l logs "$po"'__fish_seen_subcommand_from logs'
     set -l show "$po"'__fish_seen_subcommand_from show'
     set -l attach "$po"'__fish_seen_subcommand_from attach'
-    set -l tasks "$po"'__fish_seen_subcommand_from logs show attach answer retry stop'
+    set -l tasks "$po"'__fish_seen_subcommand_from logs show attach answer retry stop pause unpause'
     set -l resume "$po"'__fish_seen_subcommand_from resume'
     set -l answer "$po"'__fish_seen_subcommand_from answer'
     set -l retry "$po"'__fish_seen_subcommand_from retry'
+    set -l unpause "$po"'__fish_seen_subcommand_from unpause'
     complete -c $__git_po_cmd -n $resume -s j -l max-workers -x -d 'Most workers at once'
     complete -c $__git_po_cmd -n $resume -l claude -r -F -d 'The claude executable'
     complete -c $__git_po_cmd -n $resume -l no-live -d 'One line per state change even on a terminal'
     complete -c $__git_po_cmd -n $resume -s h -l help -d 'Show help and exit'
     complete -c $__git_po_cmd -n "$resume; and __git_po_needs_arg" -a '(__git_po_plans)' -d Plan
     complete -c $__git_po_cmd -n $answer -s F -l file -r -F -d 'Read the answer from a file'
-    complete -c $__git_po_cmd -n "$answer; or $retry" -l no-live -d 'One line per state change even on a terminal'
+    complete -c $__git_po_cmd -n "$answer; or $retry; or $unpause" -l no-live -d 'One line per state change even on a terminal'
     complete -c $__git_po_cmd -n $retry -l note -x -d 'A note for the next attempt'
     complete -c $__git_po_cmd -n $tasks -s p -l plan -x -a '(__git_po_plans)' -d 'The plan of the task'
     complete -c $__git_po_cmd -n $tasks -s h -l help -d 'Show help and exit'

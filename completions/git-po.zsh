@@ -79,6 +79,8 @@ _git-po () {
         'answer:answer a blocked task; its worker resumes with the answer'
         'retry:run a task again, its retries counted afresh'
         'stop:stop one task of a running plan, saving its work'
+        'pause:stop a task saving its work, and schedule it no more until unpause'
+        'unpause:resume a paused task; its worker'"'"'s session continues'
         'status:show the tasks of a plan, read from refs and branches'
         'integrate:merge the branches of complete tasks into the integration branch'
         'clean:remove worktrees and branches whose work is integrated or saved'
@@ -137,6 +139,19 @@ _git-po () {
         (stop)
           _arguments \
             '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:task:__git_po_tasks' && ret=0
+          ;;
+        (pause)
+          _arguments \
+            '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:task:__git_po_tasks' && ret=0
+          ;;
+        (unpause)
+          _arguments \
+            '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
+            '--no-live[print one line per state change even on a terminal]' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:task:__git_po_tasks' && ret=0
           ;;

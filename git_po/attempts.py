@@ -26,6 +26,7 @@ PERMANENT = "permanent"
 INTERRUPTED = "interrupted"
 BUDGET = "budget"
 STOPPED = "stopped"
+PAUSED = "paused"
 REFUSED = "refused"  # [COMPLETE] with no file changed while tool calls were refused
 
 RETRYABLE = frozenset({RATE_LIMITED, OVERLOADED, API_ERROR, TIMEOUT, IDLE, CRASHED, NO_PROGRESS})
@@ -72,6 +73,8 @@ def classify(
         return Verdict(INTERRUPTED, "stopped by the user (Ctrl-C)")
     if stop_reason == "stopped":
         return Verdict(STOPPED, "stopped with git po stop")
+    if stop_reason == "paused":
+        return Verdict(PAUSED, "paused with git po pause")
     if stop_reason == "budget":
         return Verdict(BUDGET, "stopped: the plan's budget is spent")
     if stop_reason == "timeout":

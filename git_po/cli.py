@@ -18,6 +18,7 @@ import click
 
 from git_po import (
     __version__,
+    actions,
     attach,
     clean,
     completion,
@@ -28,7 +29,6 @@ from git_po import (
     integrate_land,
     integrate_resolve,
     integrate_text,
-    liveness,
     lookup,
     prepare,
     render,
@@ -54,10 +54,9 @@ from git_po.errors import (
     UsageError,
     missing_object,
 )
-from git_po.local import Inbox, RunLock
 from git_po.repo import Repo
 from git_po.scheduler import StartOptions, TaskView
-from git_po.state import State, StateStore, list_plans
+from git_po.state import list_plans
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -338,33 +337,16 @@ def _run(
 
 
 def _one_plan(repo: Repo, plan: str | None) -> str:
-    plans = list_plans(repo)
-    if plan is not None:
-        if plan not in plans:
-            raise NotFound(f"no plan named {plan!r} in this repository", hint=_plans_hint(plans))
-        return plan
-    if len(plans) == 1:
-        return plans[0]
-    if not plans:
-        raise NotFound("no plan has been started in this repository", hint="git po start plan.toml")
-    raise UsageError(f"several plans here ({', '.join(plans)}): name one")
+    return actions.one_plan(repo, plan)
 
 
 def _plans_hint(plans: list[str]) -> str:
-    return f"plans here: {', '.join(plans)}" if plans else "no plan has been started here"
+    return actions.plans_hint(plans)
 
 
 def _task_arg(repo: Repo, spec: str, plan: str | None) -> tuple[str, str]:
     """TASK or PLAN/TASK -> (plan, task), checked against the recorded plan."""
-    if "/" in spec:
-        plan, _, task = spec.partition("/")
-    else:
-        task = spec
-    name = _one_plan(repo, plan)
-    ids = status.stored_plan(repo, name).ids
-    if task not in ids:
-        raise NotFound(f"plan {name!r} has no task {task!r}", hint=f"tasks: {', '.join(ids)}")
-    return name, task
+    return actions.task_arg(repo, spec, plan)
 
 
 @cli.command("resume", context_settings=CONTEXT)
@@ -401,50 +383,15 @@ def resume_cmd(
 
 def _message(command: str, spec: str, text: str, plan: str | None, no_live: bool) -> None:
     repo = _open_repo()
-    name, task = _task_arg(repo, spec, plan)
-    st = StateStore(repo, name).read(task)
-    state = st.state if st else State.PENDING
-    allowed = {
-        "answer": (State.BLOCKED, State.NEEDS),
-        "retry": (
-            State.FAILED,
-            State.BLOCKED,
-            State.NEEDS,
-            State.INTERRUPTED,
-            State.SKIPPED,
-            State.COMPLETE,
-        ),
-        "stop": (State.RUNNING, State.PENDING),
-    }[command]
-    if state not in allowed:
-        raise StateConflict(
-            f"{name}/{task} is {state.value}; {command} applies to "
-            + " or ".join(s.value for s in allowed)
-            + " tasks"
-        )
-    if command == "retry" and st is not None:
-        problem = rerun.restore_problem(repo, st)
-        if problem:
-            raise StateConflict(
-                f"cannot retry {name}/{task}: {problem}",
-                hint=f"git po start --restart runs the plan again from scratch, or look for "
-                f"the work under refs/po/{name}/",
-            )
-    holder = RunLock(repo, name).alive_holder()
-    if not holder and command == "retry":
-        # a process of the task outlived its run: never a second worker beside it
-        live = liveness.on_task(repo, name, task)
-        if live:
-            raise liveness.refuse(live, f"cannot run {name}/{task} again", name)
-    Inbox(repo, name).post(command, task, text)
-    if holder:
-        click.echo(f"sent to the orchestrator of {name} ({holder})")
+    done = actions.request(repo, command, spec, text, plan)
+    if done.holder:
+        click.echo(f"sent to the orchestrator of {done.plan} ({done.holder})")
         return
-    if command == "stop":
-        # nothing runs: record it by resuming with the stop as the first thing to do
-        click.echo(f"no orchestrator runs {name}; recording the stop")
+    if done.recorded:
+        click.echo(f"{done.plan}/{done.task} paused; git po unpause {done.task} resumes it")
+        return
     options = StartOptions()
-    prep = scheduler.prepare_resume(repo, name, options)
+    prep = scheduler.prepare_resume(repo, done.plan, options)
     sys.exit(_run(repo, prep, options, live=not no_live and sys.stdout.isatty(), resume=True))
 
 
@@ -492,20 +439,29 @@ def retry_cmd(task: str, plan: str | None, note: str, no_live: bool) -> None:
 def stop_cmd(task: str, plan: str | None) -> None:
     """Stop one task: its worker gets SIGTERM (then SIGKILL), its work is saved, and it is
     recorded as interrupted. TASK may be PLAN/TASK."""
-    repo = _open_repo()
-    name, tid = _task_arg(repo, task, plan)
-    holder = RunLock(repo, name).alive_holder()
-    st = StateStore(repo, name).read(tid)
-    if st is None or st.state not in (State.RUNNING, State.PENDING):
-        state = st.state.value if st else "pending"
-        raise StateConflict(f"{name}/{tid} is {state}; only a running or pending task stops")
-    if not holder:
-        raise StateConflict(
-            f"no orchestrator runs plan {name!r}",
-            hint=f"nothing is running; git po resume {name} continues it",
-        )
-    Inbox(repo, name).post("stop", tid)
-    click.echo(f"sent to the orchestrator of {name} ({holder})")
+    _message("stop", task, "", plan, True)
+
+
+@cli.command("pause", context_settings=CONTEXT)
+@click.argument("task")
+@click.option("--plan", "-p", metavar="PLAN", help="The plan, when the repository has several.")
+@_boundary
+def pause_cmd(task: str, plan: str | None) -> None:
+    """Pause one task: its worker is stopped with its work saved (as by stop), and the task is
+    not scheduled again, by this run or any later one, until git po unpause. Recorded in its
+    state ref. TASK may be PLAN/TASK."""
+    _message("pause", task, "", plan, True)
+
+
+@cli.command("unpause", context_settings=CONTEXT)
+@click.argument("task")
+@click.option("--plan", "-p", metavar="PLAN", help="The plan, when the repository has several.")
+@click.option("--no-live", is_flag=True, help="Print one line per state change even on a terminal.")
+@_boundary
+def unpause_cmd(task: str, plan: str | None, no_live: bool) -> None:
+    """Resume a paused task: its worker's session continues, in the running orchestrator, or
+    in one started now if none runs. TASK may be PLAN/TASK."""
+    _message("unpause", task, "", plan, no_live)
 
 
 @cli.command("status", context_settings=CONTEXT)

@@ -21,6 +21,7 @@ _COLORS = {
     "failed": "31",
     "skipped": "2",
     "interrupted": "35",
+    "paused": "35",
 }
 
 

@@ -253,6 +253,8 @@ class FinishMixin(_RunBase):
             )
             self.states[tid] = replace(st, waiting_on=other, waiting_tip=other_tip)
             self._set(tid, State.NEEDS, "needs", reason=prog.latest.detail, detail=detail)
+        elif cls == attempts.PAUSED:
+            self._set(tid, State.PAUSED, "paused", reason=verdict.why, detail=detail)
         elif cls in (attempts.INTERRUPTED, attempts.STOPPED, attempts.BUDGET):
             self._set(tid, State.INTERRUPTED, cls, reason=verdict.why, detail=detail)
         elif cls == "lost":

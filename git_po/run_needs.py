@@ -183,6 +183,20 @@ class NeedsMixin(_RunBase):
                 w.request_stop("stopped")
             elif st.state is State.PENDING:
                 self._set(tid, State.INTERRUPTED, "stopped", reason="stopped with git po stop")
+        elif msg.command == "pause":
+            w = self.workers.get(tid)
+            if w is not None:
+                w.request_stop("paused")  # its work is saved; the attempt ends as paused
+            elif st.state in (State.PENDING, State.INTERRUPTED):
+                self._set(tid, State.PAUSED, "paused", reason="paused with git po pause")
+        elif msg.command == "unpause" and st.state is State.PAUSED:
+            self.states[tid] = replace(
+                st,
+                retries_from=len(st.attempts),
+                message="A person paused this task and has now resumed it; go on where you "
+                "left off.",
+            )
+            self._set(tid, State.PENDING, "unpaused", reason=None)
 
     def _check_budget(self) -> None:
         limit = self.plan.budget_usd

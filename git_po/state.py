@@ -33,6 +33,7 @@ class State(StrEnum):
     FAILED = "failed"  # exited without a terminal protocol commit, or could not start
     SKIPPED = "skipped"  # a dependency ended without completing
     INTERRUPTED = "interrupted"  # stopped by Ctrl-C
+    PAUSED = "paused"  # git po pause: its work saved, not scheduled until git po unpause
 
     @property
     def terminal(self) -> bool:
