@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import filelock
+import psutil
 import tomli_w
 
 from git_po import layout
@@ -28,25 +29,48 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _stat_fields(pid: int) -> list[str]:
-    """The fields of /proc/<pid>/stat after the command name ([] if pid is gone)."""
+def _process(pid: int) -> psutil.Process | None:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return []
-    # the command name may hold spaces and parentheses: split after the last ')'
-    return stat[stat.rfind(")") + 2 :].split()
+        return psutil.Process(pid)
+    except (psutil.Error, ValueError):
+        return None
+
+
+def _legacy_ticks(p: psutil.Process) -> str | None:
+    """The start time as git po < 0.3 recorded it on Linux (clock ticks since boot), so a record
+    a previous version wrote still identifies its process."""
+    if not hasattr(os, "sysconf") or "SC_CLK_TCK" not in os.sysconf_names:
+        return None
+    try:
+        since_boot = p.create_time() - psutil.boot_time()
+    except psutil.Error:
+        return None
+    return str(round(since_boot * os.sysconf("SC_CLK_TCK")))
 
 
 def process_start(pid: int) -> str | None:
-    """The kernel's start time of pid (clock ticks since boot), or None if it is gone."""
-    fields = _stat_fields(pid)
-    return fields[19] if len(fields) > 19 else None
+    """pid's start time (seconds since the epoch, to the hundredth, as the kernel keeps it; the
+    same on Linux and macOS), or None if it is gone."""
+    p = _process(pid)
+    if p is None:
+        return None
+    try:
+        return f"{p.create_time():.2f}"
+    except psutil.Error:
+        return None
 
 
-def _zombie(pid: int) -> bool:
-    fields = _stat_fields(pid)
-    return bool(fields) and fields[0] in ("Z", "X")
+def _same_start(p: psutil.Process, recorded: str) -> bool:
+    now = process_start(p.pid)
+    if now is None or now == recorded:
+        return True
+    if recorded.isdigit():  # clock ticks, as recorded before
+        ticks = _legacy_ticks(p)
+        return ticks is None or abs(int(ticks) - int(recorded)) <= 1
+    try:  # the boot time psutil derives may move by a rounding step between reads
+        return abs(float(now) - float(recorded)) < 0.02
+    except ValueError:
+        return False
 
 
 def pid_alive(pid: int, start: str | None = None) -> bool:
@@ -59,12 +83,17 @@ def pid_alive(pid: int, start: str | None = None) -> bool:
         return False
     except PermissionError:
         pass
-    if _zombie(pid):
+    p = _process(pid)
+    if p is None:
+        return True  # there, but not readable: as kill(2) says
+    try:
+        if p.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            return False
+    except psutil.NoSuchProcess:
         return False
-    if start is None:
-        return True
-    now = process_start(pid)
-    return now is None or now == start
+    except psutil.Error:
+        pass
+    return start is None or _same_start(p, start)
 
 
 class RunLock:

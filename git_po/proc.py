@@ -105,19 +105,15 @@ def signal_pgid(pgid: int, sig: int) -> None:
 
 
 def holders(path: Path) -> list[int]:
-    """The processes that have path open (those whose /proc entries this user may read)."""
-    target = str(path)
+    """The processes that have path open (those this user may inspect)."""
+    import psutil  # a slow import, needed only when a lock file is stale
+
+    target = os.path.realpath(path)
     found: list[int] = []
-    with contextlib.suppress(OSError):
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            with contextlib.suppress(OSError):
-                for fd in os.scandir(f"/proc/{entry.name}/fd"):
-                    with contextlib.suppress(OSError):
-                        if os.readlink(fd.path) == target:
-                            found.append(int(entry.name))
-                            break
+    for p in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if any(os.path.realpath(f.path) == target for f in p.open_files()):
+                found.append(p.pid)
     return found
 
 

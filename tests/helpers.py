@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from tests.conftest import ROOT, PoResult, git, po_cmd, run_po
 
 Action = dict[str, Any]
@@ -242,16 +244,11 @@ def ref_state(repo: Path, plan: str, task: str) -> str | None:
 def pid_alive(pid: int) -> bool:
     """Whether a process exists and is not a zombie."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
         return True
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def kill_quietly(pid: int) -> None:

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.conftest import FAKE_CLAUDE_DIR, git
@@ -374,10 +375,9 @@ def test_sigterm_during_bash_stops_the_command(repo: Path, tmp_path: Path) -> No
 
 def _alive(pid: int) -> bool:
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False
-    return state != "Z"
 
 
 def test_commit_rejected_by_hook_is_reported_and_script_goes_on(repo: Path, tmp_path: Path) -> None:

@@ -93,8 +93,7 @@ def test_cli_reports_529(repo: Path, fake_api: FakeAnthropic, run_claude: Claude
     # for users), the CLI stops at three 529s in a row with a text and no status: git po
     # classes both as overloaded (tests/e2e/test_real_resume.py)
     assert result["api_error_status"] == 529 or (
-        result["api_error_status"] is None
-        and "Repeated 529 Overloaded errors" in result["result"]
+        result["api_error_status"] is None and "Repeated 529 Overloaded errors" in result["result"]
     ), run
     assert "529" in result["result"]
     # CLAUDE_CODE_MAX_RETRIES=2: the first try and two retries, all at turn 0
