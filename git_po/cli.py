@@ -87,7 +87,7 @@ def _width(stream: Any) -> int | None:
 
 
 def _open_repo() -> Repo:
-    return Repo.discover(Path.cwd())
+    return Repo.from_environment(Path.cwd(), os.environ)
 
 
 # --- observers ----------------------------------------------------------------------------

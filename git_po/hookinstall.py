@@ -15,7 +15,7 @@ import stat
 from importlib import resources
 from pathlib import Path
 
-from git_po import layout
+from git_po import gitenv, layout
 from git_po.repo import Repo
 
 _SHIM = """#!/bin/sh
@@ -76,11 +76,16 @@ def worker_git_env(hooks: Path) -> dict[str, str]:
         count = int(os.environ.get("GIT_CONFIG_COUNT", "0"))
     except ValueError:
         count = 0
-    return {
+    env = {
         "GIT_CONFIG_COUNT": str(count + 1),
         f"GIT_CONFIG_KEY_{count}": "core.hooksPath",
         f"GIT_CONFIG_VALUE_{count}": str(hooks),
     }
+    if os.environ.get(gitenv.PARAMETERS):
+        # git reads GIT_CONFIG_PARAMETERS (`git -c`) after GIT_CONFIG_COUNT: a `git -c
+        # core.hooksPath=…` given to git po must not take the worker hooks away
+        env[gitenv.PARAMETERS] = gitenv.append_parameter(os.environ, "core.hooksPath", str(hooks))
+    return env
 
 
 def mark_worktree(repo: Repo, worktree_name: str, plan: str, task: str) -> None:

@@ -22,7 +22,7 @@ from pygit2.enums import (
     SortMode,
 )
 
-from git_po import proc
+from git_po import gitenv, proc
 from git_po.errors import RefLocked, RefRace, RepositoryError, StateConflict
 from git_po.protocol import AUTOSAVE_TRAILER
 
@@ -85,8 +85,15 @@ def _retry_locked(fn: Callable[[], T], ref: str) -> T:
 class Repo:
     """A repository opened for git po. All pygit2 access goes through here."""
 
-    def __init__(self, repo: pygit2.Repository) -> None:
+    def __init__(
+        self,
+        repo: pygit2.Repository,
+        command_config: tuple[gitenv.Entry, ...] = (),
+        work_tree: Path | None = None,
+    ) -> None:
         self._r = repo
+        self._command_config = command_config  # `git -c`, which libgit2 does not read
+        self._work_tree = work_tree  # --work-tree / GIT_WORK_TREE, when given
         gitdir = Path(repo.path)
         commondir_file = gitdir / "commondir"
         if commondir_file.exists():
@@ -101,25 +108,63 @@ class Repo:
 
     @classmethod
     def discover(cls, start: Path) -> Repo:
-        try:
-            found = pygit2.discover_repository(str(start))
-        except pygit2.GitError as exc:
-            raise RepositoryError(f"cannot open a repository at {start}: {exc}") from None
+        """The repository start is in (searching up), ignoring the environment."""
+        return cls._open(gitenv.Location(None, None, start, ()), ())
+
+    @classmethod
+    def from_environment(cls, cwd: Path, env: Mapping[str, str]) -> Repo:
+        """The repository git would use from cwd with env: GIT_DIR (`git --git-dir`),
+        GIT_WORK_TREE (`--work-tree`), GIT_CEILING_DIRECTORIES, and the command-line config
+        (`git -c`) on top of the repository's own."""
+        return cls._open(gitenv.location(cwd, env), gitenv.command_line_config(env))
+
+    @classmethod
+    def _open(cls, where: gitenv.Location, command: tuple[gitenv.Entry, ...]) -> Repo:
+        start = where.start
+        if where.git_dir is not None:
+            found: str | None = str(where.git_dir)
+            if not where.git_dir.is_dir():
+                raise RepositoryError(
+                    f"not a git repository: {where.git_dir} (GIT_DIR)",
+                    hint="check --git-dir / GIT_DIR",
+                )
+            flags = RepositoryOpenFlag.NO_SEARCH
+        else:
+            try:
+                found = pygit2.discover_repository(
+                    str(start), False, os.pathsep.join(where.ceilings)
+                )
+            except pygit2.GitError as exc:
+                raise RepositoryError(f"cannot open a repository at {start}: {exc}") from None
+            flags = RepositoryOpenFlag(0)
         if found is None:
             raise RepositoryError(
                 f"not a git repository (or any parent up to /): {start}",
                 hint="run git po inside a repository",
             )
         try:
-            repo = pygit2.Repository(found)
+            repo = pygit2.Repository(found, flags)
         except pygit2.GitError as exc:
+            if where.git_dir is not None and "not found" in str(exc).lower():
+                raise RepositoryError(
+                    f"not a git repository: {found} (GIT_DIR)", hint="check --git-dir / GIT_DIR"
+                ) from None
             raise RepositoryError(_unsupported_message(found, exc)) from None
+        work_tree = where.work_tree
+        if work_tree is None and where.git_dir is not None:
+            # git: with GIT_DIR and neither GIT_WORK_TREE nor core.worktree, the current
+            # directory is the top of the work tree (unless core.bare says there is none)
+            bare = _override(command, "core.bare") or _cfg(repo.config, "core.bare") or ""
+            if not _cfg(repo.config, "core.worktree") and bare.lower() not in _TRUE:
+                work_tree = start
+        if work_tree is not None:
+            repo.workdir = str(work_tree)
         if repo.is_bare:
             raise RepositoryError(
                 f"{found} is a bare repository: git po needs a repository with a working tree",
                 hint="clone it with a working tree and run git po there",
             )
-        return cls(repo)
+        return cls(repo, command, where.work_tree)
 
     # --- objects and revisions ----------------------------------------------------------
 
@@ -253,10 +298,9 @@ class Repo:
     # --- commits that touch no checkout -------------------------------------------------
 
     def signature(self) -> pygit2.Signature:
-        cfg = self._r.config
-        name = os.environ.get("GIT_COMMITTER_NAME") or _cfg(cfg, "user.name") or "git po"
+        name = os.environ.get("GIT_COMMITTER_NAME") or self.config("user.name") or "git po"
         email = (
-            os.environ.get("GIT_COMMITTER_EMAIL") or _cfg(cfg, "user.email") or "git-po@localhost"
+            os.environ.get("GIT_COMMITTER_EMAIL") or self.config("user.email") or "git-po@localhost"
         )
         return pygit2.Signature(name, email)
 
@@ -381,6 +425,8 @@ class Repo:
     def main_workdir(self) -> Path:
         if (self.common_dir / "commondir").exists():
             raise RepositoryError("unexpected repository layout")
+        if self._work_tree is not None and self.git_dir == self.common_dir:
+            return self._work_tree  # --work-tree / GIT_WORK_TREE on the main git dir
         # the common dir of a non-bare repository is <workdir>/.git unless core.worktree says so
         wt = _cfg(self._r.config, "core.worktree")
         if wt:
@@ -576,7 +622,10 @@ class Repo:
 
     def reopen(self) -> Repo:
         """Another handle on the same repository, for use from another thread."""
-        return Repo(pygit2.Repository(str(self.git_dir)))
+        raw = pygit2.Repository(str(self.git_dir), RepositoryOpenFlag.NO_SEARCH)
+        if self.workdir is not None and raw.workdir != str(self.workdir) + os.sep:
+            raw.workdir = str(self.workdir)
+        return Repo(raw, self._command_config, self._work_tree)
 
     def worktree_head(self, worktree: Path) -> Oid | None:
         try:
@@ -626,17 +675,25 @@ class Repo:
     # --- config ---------------------------------------------------------------------------
 
     def config(self, key: str) -> str | None:
-        return _cfg(self._r.config, key)
+        """A setting as git reads it: `git -c` (the last one) over the repository's config."""
+        found = _override(self._command_config, key)
+        return found if found is not None else _cfg(self._r.config, key)
 
     def config_items(self, prefix: str) -> Iterator[tuple[str, str]]:
         for entry in self._r.config:
             if entry.name.startswith(prefix):
                 yield entry.name, entry.value or ""
+        for item in self._command_config:
+            if item.key.startswith(prefix):
+                yield item.key, "true" if item.value is None else item.value
 
     def config_origin(self, key: str) -> tuple[str, str] | None:
         """(value, scope) of the entry that decides key: the last one at the highest level.
 
-        scope is git's name for the level: system, global, local or worktree."""
+        scope is git's name for the level: system, global, local, worktree or command line."""
+        found = _override(self._command_config, key)
+        if found is not None:
+            return found, gitenv.ORIGIN
         want = key.lower()
         best: tuple[int, str, str] | None = None
         for entry in self._r.config:
@@ -650,9 +707,13 @@ class Repo:
     def config_values(self, key: str) -> list[str]:
         """Every value of a multi-valued key, all levels."""
         try:
-            return [str(v) for v in self._r.config.get_multivar(key)]
+            found = [str(v) for v in self._r.config.get_multivar(key)]
         except (KeyError, pygit2.GitError):
-            return []
+            found = []
+        want = gitenv.canonical_key(key)
+        return found + [
+            "true" if e.value is None else e.value for e in self._command_config if e.key == want
+        ]
 
     def local_config_values(self, key: str) -> list[str]:
         """Every value of a multi-valued key in this repository's own config file."""
@@ -940,6 +1001,18 @@ _SCOPES = {
     int(ConfigLevel.WORKTREE): "worktree",
     int(ConfigLevel.APP): "app",
 }
+
+
+_TRUE = ("true", "yes", "on", "1")
+
+
+def _override(command: tuple[gitenv.Entry, ...], key: str) -> str | None:
+    """The value `git -c` gives key (the last one; a bare `-c key` is true), or None."""
+    want = gitenv.canonical_key(key)
+    for entry in reversed(command):
+        if entry.key == want:
+            return "true" if entry.value is None else entry.value
+    return None
 
 
 def _cfg(cfg: pygit2.Config, key: str) -> str | None:

@@ -170,9 +170,13 @@ def worktree_paths(repo: Path) -> list[Path]:
 
 
 def run_git_po(
-    cwd: Path, tmp_path: Path, *args: str, env: Mapping[str, str] | None = None
+    cwd: Path,
+    tmp_path: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    git_args: Sequence[str] = (),
 ) -> PoResult:
-    """`git po ARGS` through git itself, as an installed git-po on PATH is run."""
+    """`git [GIT_ARGS] po ARGS` through git itself, as an installed git-po on PATH is run."""
     folder = tmp_path / "git-po-bin"
     folder.mkdir(exist_ok=True)
     shim = folder / "git-po"
@@ -182,7 +186,12 @@ def run_git_po(
     full = po_env(env)
     full["PATH"] = os.pathsep.join([str(folder), full["PATH"]])
     proc = subprocess.run(
-        ["git", "po", *args], cwd=cwd, env=full, capture_output=True, text=True, check=False
+        ["git", *git_args, "po", *args],
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return PoResult(proc)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -39,7 +40,7 @@ def test_a_process_is_known_by_its_pid_and_start_time(
     assert local.pid_alive(child.pid, start)
     # the same pid with another start time is another process (a reused pid)
     assert not local.pid_alive(child.pid, f"{float(start) - 5:.2f}")
-    assert local.process_start(child.pid) != local.process_start(local.os.getpid())
+    assert local.process_start(child.pid) != local.process_start(os.getpid())
 
 
 def test_a_process_that_ended_is_not_alive_even_as_a_zombie(
