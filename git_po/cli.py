@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -29,7 +28,9 @@ from git_po import (
     integrate_land,
     integrate_resolve,
     integrate_text,
+    liveview,
     lookup,
+    notify,
     prepare,
     render,
     report,
@@ -105,45 +106,6 @@ class LineObserver:
 
     def tick(self, views: list[TaskView]) -> None:
         pass
-
-
-class LiveObserver:
-    """A table redrawn in place on a terminal: task, state, last protocol subject, elapsed, cost."""
-
-    def __init__(self, plan: str, repo: Repo | None = None) -> None:
-        self.plan = plan
-        self.started = time.time()
-        self.drawn = 0
-        self.last_draw = 0.0
-        self.color = _use_color(sys.stdout, repo)
-        self.views: list[TaskView] = []
-
-    def changed(self, view: TaskView, message: str) -> None:
-        self.last_draw = 0.0  # redraw on the next tick
-
-    def tick(self, views: list[TaskView]) -> None:
-        self.views = views
-        now = time.monotonic()
-        if now - self.last_draw < 0.5:
-            return
-        self.last_draw = now
-        self.draw()
-
-    def draw(self) -> None:
-        width = 100
-        with contextlib.suppress(OSError):
-            width = os.get_terminal_size(sys.stdout.fileno()).columns
-        lines = render.live_lines(
-            self.plan, self.views, use_color=self.color, width=width, started=self.started
-        )
-        out = []
-        if self.drawn:
-            out.append(f"\x1b[{self.drawn}F")
-        for line in lines:
-            out.append("\x1b[2K" + line + "\n")
-        sys.stdout.write("".join(out))
-        sys.stdout.flush()
-        self.drawn = len(lines)
 
 
 # --- the error boundary ---------------------------------------------------------------------
@@ -294,32 +256,54 @@ def _run(
     interrupts = signals.Interrupts()
     output = termout.Output(on_lost=interrupts.note)
     interrupts.install()
+    view: liveview.LiveObserver | None = None
     try:
-        inner: LiveObserver | LineObserver = (
-            LiveObserver(prep.plan.name, repo) if live else LineObserver()
+        inner: liveview.LiveObserver | LineObserver = LineObserver()
+        if live:
+            view = liveview.LiveObserver(
+                prep.plan.name, sys.stdout, use_color=_use_color(sys.stdout, repo)
+            )
+            inner = view
+        notifier = notify.Notifier(
+            inner,
+            prep.plan.name,
+            command=repo.config(notify.COMMAND_KEY),
+            cwd=repo.workdir or repo.common_dir,
+            alert=view.alert if view is not None and notify.terminal_wanted(repo) else None,
         )
         runner = scheduler.resume_plan if resume else scheduler.run_plan
         outcome = runner(
             repo,
             prep,
             options,
-            output.observer(inner),
+            output.observer(notifier),
             interrupts.stop,
             interrupts.hurry,
             interrupts,
         )
+        with output.guard():
+            notifier.tell(
+                notify.run_ended(
+                    prep.plan.name, outcome.run_state, outcome.states, outcome.interrupted
+                )
+            )
         # the handlers stay until the end: git's forward of a signal, or a closed terminal,
         # may come while the summary prints
         with output.guard():
-            if isinstance(inner, LiveObserver):
-                inner.draw()
-            click.echo()
+            if view is not None:
+                view.clear()
+            else:
+                click.echo()
             st = status.plan_status(repo, prep.plan.name)
             click.echo(
                 render.status_table(
                     st, use_color=_use_color(sys.stdout, repo), width=_width(sys.stdout)
                 )
             )
+        notifier.wait()
+        with output.guard():
+            for problem in notifier.errors:
+                _err(f"warning: {problem}")
         if outcome.interrupted:
             with output.guard():
                 _err("git po: interrupted; workers stopped and their work saved")
@@ -332,6 +316,9 @@ def _run(
                     f"see git po status {prep.plan.name}, then git po answer / retry / resume"
                 )
     finally:
+        if view is not None:  # the cursor comes back however the run ended
+            with output.guard():
+                view.close()
         interrupts.close()
     return ExitCode.OK if outcome.all_complete else ExitCode.FAILED
 

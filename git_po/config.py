@@ -30,6 +30,9 @@ KEYS = {
     "po.integrationBranch": "branch integrate merges into; default po/<plan>/integration",
     "po.retryDelay": "delay before the first retry of an attempt (then doubling); default 10s",
     "po.cooldown": "pause of new launches plan-wide after a 429 or 529; default 60s",
+    "po.notifyCommand": "shell command run with each run event (task blocked or failed, run "
+    "ended) as JSON on its standard input",
+    "po.notifyTerminal": "false: no OSC 9 notification and bell in the live view; default true",
 }
 
 

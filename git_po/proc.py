@@ -60,19 +60,25 @@ def spawn(
 
 
 def run(
-    argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 60
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+    input: bytes | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run argv to completion, capturing output."""
+    """Run argv to completion, capturing output; input, if given, is its standard input."""
     proc = spawn(
         argv,
         cwd=cwd,
         env=env if env is not None else child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
         new_session=False,
     )
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(input=input, timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()

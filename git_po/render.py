@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from git_po import cells
 from git_po.rerun import Preview
 from git_po.scheduler import Schedule, TaskView
 from git_po.state import State
@@ -52,25 +53,25 @@ def money(x: float) -> str:
 def _table(
     headers: Sequence[str], rows: list[list[str]], states: list[str], *, use_color: bool, width: int
 ) -> list[str]:
-    widths = [len(h) for h in headers]
+    """Columns padded in terminal cells (a CJK subject takes two per character); the last column
+    is cut to what is left of width."""
+    widths = [cells.width(h) for h in headers]
     for r in rows:
         for i, c in enumerate(r[:-1]):
-            widths[i] = max(widths[i], len(c))
+            widths[i] = max(widths[i], cells.width(c))
     lead = sum(w + 2 for w in widths[:-1])
     last_room = max(10, width - lead)
     lines = []
     header = (
-        "".join(h.ljust(w + 2) for h, w in zip(headers[:-1], widths[:-1], strict=True))
+        "".join(cells.pad(h, w + 2) for h, w in zip(headers[:-1], widths[:-1], strict=True))
         + headers[-1]
     )
     lines.append(header.rstrip())
     for r, st in zip(rows, states, strict=True):
-        last = r[-1]
-        if len(last) > last_room:
-            last = last[: last_room - 1] + "…"
-        cells = [c.ljust(w + 2) for c, w in zip(r[:-1], widths[:-1], strict=True)]
-        cells[1] = color(cells[1], st, use_color)
-        lines.append(("".join(cells) + last).rstrip())
+        last = cells.clip(r[-1], last_room)
+        padded = [cells.pad(c, w + 2) for c, w in zip(r[:-1], widths[:-1], strict=True)]
+        padded[1] = color(padded[1], st, use_color)
+        lines.append(("".join(padded) + last).rstrip())
     return lines
 
 
@@ -247,7 +248,7 @@ def live_lines(
         f"{n} {k}" for k, n in sorted(counts.items())
     )
     return [
-        head[:width],
+        cells.clip(head, width),
         *_table(
             ["TASK", "STATE", "CKPT", "ELAPSED", "COST", "LAST"],
             rows,

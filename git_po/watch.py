@@ -1,45 +1,33 @@
 """`git po status --watch`: the status table redrawn in place on a terminal without flicker.
 
-Each frame moves the cursor home and rewrites only the lines that changed (each followed by
+Each frame moves the cursor home and rewrites only the lines that changed (each after a
 clear-to-end-of-line), then clears whatever is left below; the cursor is hidden meanwhile and
-shown again at the end. Pure string building: the CLI writes the strings."""
+shown again at the end. Lines are cut to the terminal's width in cells (wide characters count
+two) and the frame to its height ("… N more"), so nothing ever scrolls. The live view of
+`git po start` draws with the same Screen. Pure string building: the CLI writes the strings."""
 
 from __future__ import annotations
 
 import json
-import re
 import socket
 from typing import Any
 
+from git_po import cells
 from git_po.status import PlanStatus
 
 HIDE_CURSOR = "\x1b[?25l"
 SHOW_CURSOR = "\x1b[?25h"
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def visible_len(text: str) -> int:
-    return len(_ANSI.sub("", text))
+    """Cells text takes on a terminal (colour codes and wide characters counted right)."""
+    return cells.width(text)
 
 
 def clip(text: str, width: int) -> str:
-    """Cut a line to width visible characters, keeping colour codes whole."""
-    if visible_len(text) <= width:
-        return text
-    out: list[str] = []
-    seen = 0
-    i = 0
-    while i < len(text) and seen < width - 1:
-        m = _ANSI.match(text, i)
-        if m:
-            out.append(m.group())
-            i = m.end()
-            continue
-        out.append(text[i])
-        seen += 1
-        i += 1
-    return "".join(out) + "…" + ("\x1b[0m" if "\x1b[" in text else "")
+    """Cut a line to width cells, keeping colour codes whole."""
+    return cells.clip(text, width)
 
 
 class Screen:
@@ -47,6 +35,7 @@ class Screen:
 
     def __init__(self) -> None:
         self.lines: list[str] | None = None  # None: nothing drawn yet
+        self.size: tuple[int, int] | None = None
 
     def frame(self, lines: list[str], *, width: int, height: int) -> str:
         """The bytes to write so the screen shows lines (clipped to the terminal's size)."""
@@ -55,6 +44,9 @@ class Screen:
             hidden = len(fit) - (height - 2)
             fit = [*fit[: height - 2], f"… {hidden} more lines (enlarge the terminal)"]
         out = [HIDE_CURSOR]
+        if self.size != (width, height):  # resized: what is on the screen moved, draw it all
+            self.lines = None
+            self.size = (width, height)
         old = self.lines
         if old is None:
             out.append(CLEAR_SCREEN)
@@ -62,7 +54,9 @@ class Screen:
         for row, line in enumerate(fit):
             if row < len(old) and old[row] == line:
                 continue
-            out.append(f"\x1b[{row + 1};1H{line}\x1b[K")
+            # clear first, then write: a line as wide as the terminal leaves the cursor past its
+            # last cell, where a clear-to-end-of-line would erase that cell
+            out.append(f"\x1b[{row + 1};1H\x1b[K{line}")
         if len(old) > len(fit) or self.lines is None:
             out.append(f"\x1b[{len(fit) + 1};1H\x1b[J")
         out.append(f"\x1b[{len(fit) + 1};1H")

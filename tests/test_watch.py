@@ -162,7 +162,7 @@ def test_screen_rewrites_only_changed_lines() -> None:
     assert first.startswith(HIDE_CURSOR + CLEAR_SCREEN)
     assert "head" in first and "b  pending" in first
     second = screen.frame(["head", "a  complete", "b  pending"], width=80, height=24)
-    assert second == HIDE_CURSOR + "\x1b[2;1Ha  complete\x1b[K" + "\x1b[4;1H"
+    assert second == HIDE_CURSOR + "\x1b[2;1H\x1b[Ka  complete" + "\x1b[4;1H"
     shorter = screen.frame(["head"], width=80, height=24)
     assert shorter == HIDE_CURSOR + "\x1b[2;1H\x1b[J" + "\x1b[2;1H"
     clipped = Screen().frame(["x" * 50], width=10, height=24)
