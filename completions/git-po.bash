@@ -8,7 +8,7 @@
 #
 # Kept in step with git_po/cli.py by tests/test_docs.py.
 
-__git_po_subcommands="start resume answer retry stop pause unpause status demo logs show report config init schema attach completion integrate clean doctor plan"
+__git_po_subcommands="start resume answer retry stop pause unpause status demo logs show report config init schema attach completion integrate clean doctor plan trust"
 __git_po_global_opts="--version --help -h"
 __git_po_start_opts="--dry-run -n --max-workers= -j --claude= --restart --no-live --help -h"
 __git_po_resume_opts="--max-workers= -j --claude= --no-live --help -h"
@@ -18,6 +18,7 @@ __git_po_stop_opts="--plan= -p --help -h"
 __git_po_pause_opts="--plan= -p --help -h"
 __git_po_unpause_opts="--plan= -p --no-live --help -h"
 __git_po_status_opts="--json --watch -w --interval= --help -h"
+__git_po_trust_opts="--show --diff --yes -y --help -h"
 __git_po_integrate_opts="--only= --dry-run -n --branch= --into= --resolve= --agent --help -h"
 __git_po_clean_opts="--branches --force --all --dry-run -n --branch= --help -h"
 __git_po_logs_opts="--plan= -p --attempt= --follow -f --raw --help -h"
@@ -253,13 +254,13 @@ _git_po ()
 	start,*|doctor,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __git_po_complete_plan_file
 		;;
-	status,*)
+	status,*|trust,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __gitcomp_nl "$(__git_po_plans)"
 		;;
 	demo,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __git_po_complete_dir
 		;;
-	logs,-*|show,-*|report,-*|config,-*|init,-*|schema,-*|attach,-*|completion,-*|doctor,-*)
+	logs,-*|show,-*|report,-*|config,-*|init,-*|schema,-*|attach,-*|completion,-*|doctor,-*|trust,-*)
 		local opts="__git_po_${subcommand}_opts"
 		__gitcomp "${!opts}"
 		;;

@@ -15,7 +15,7 @@ function __git_po_plans --description 'Plans started in this repository'
     end | string replace -rf '^refs/po/([^/]+)/plan$' '$1'
 end
 
-set -g __git_po_subcommands start resume answer retry stop pause unpause status demo logs show report config init schema attach completion integrate clean doctor plan
+set -g __git_po_subcommands start resume answer retry stop pause unpause status demo logs show report config init schema attach completion integrate clean doctor plan trust
 
 function __git_po_tasks --description 'Task ids of the plan given with --plan, else of every plan'
     set -l plan
@@ -92,6 +92,7 @@ for __git_po_cmd in git-po git
     set -l top "$po"'not __fish_seen_subcommand_from $__git_po_subcommands'
     set -l start "$po"'__fish_seen_subcommand_from start'
     set -l status_ "$po"'__fish_seen_subcommand_from status'
+    set -l trust_ "$po"'__fish_seen_subcommand_from trust'
     set -l demo "$po"'__fish_seen_subcommand_from demo'
 
     # no file names unless asked for below
@@ -131,6 +132,14 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $start -l no-live -d 'One line per state change even on a terminal'
     complete -c $__git_po_cmd -n $start -s h -l help -d 'Show help and exit'
     complete -c $__git_po_cmd -n "$start; and __git_po_needs_arg" -k -a '(__fish_complete_suffix .toml)'
+
+    # git po trust [options] [PLAN]
+    complete -c $__git_po_cmd -n $top -a trust -d 'Approve a plan revision from refs so its commands may run here'
+    complete -c $__git_po_cmd -n $trust_ -l show -d 'Show what changed since the last trusted revision; approve nothing'
+    complete -c $__git_po_cmd -n $trust_ -l diff -d 'Same as --show'
+    complete -c $__git_po_cmd -n $trust_ -s y -l yes -d 'Approve without asking'
+    complete -c $__git_po_cmd -n $trust_ -s h -l help -d 'Show help and exit'
+    complete -c $__git_po_cmd -n "$trust_; and __git_po_needs_arg" -a '(__git_po_plans)' -d Plan
 
     # git po status [options] [PLAN]
     complete -c $__git_po_cmd -n $status_ -l json -d 'Print a stable JSON object'

@@ -95,6 +95,7 @@ _git-po () {
         'completion:print the completion script for a shell'
         'doctor:say what would stop workers from writing files or committing'
         'plan:draft a plan from documents, or check one for tasks likely to collide'
+        'trust:approve a plan revision from refs so its commands may run here'
       )
       _describe -t commands 'git po command' cmds && ret=0
       ;;
@@ -154,6 +155,13 @@ _git-po () {
             '--no-live[print one line per state change even on a terminal]' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:task:__git_po_tasks' && ret=0
+          ;;
+        (trust)
+          _arguments \
+            '(--show --diff)'{--show,--diff}'[show what changed since the last trusted revision; approve nothing]' \
+            '(-y --yes)'{-y,--yes}'[approve without asking]' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:plan:__git_po_plans' && ret=0
           ;;
         (status)
           _arguments \

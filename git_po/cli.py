@@ -42,6 +42,7 @@ from git_po import (
     status,
     termout,
     transcript,
+    trust,
     watch,
 )
 from git_po.drafting import command as drafting
@@ -58,6 +59,7 @@ from git_po.errors import (
 from git_po.repo import Repo
 from git_po.scheduler import StartOptions, TaskView
 from git_po.state import list_plans
+from git_po.trust import UntrustedPlan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -117,6 +119,11 @@ def _boundary(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except UntrustedPlan as exc:
+            _err(f"git po: {exc.message}")
+            _err(exc.diff.rstrip("\n") or "(no change since the last trusted revision)")
+            _err(f"hint: {exc.hint}")
+            sys.exit(exc.exit_code)
         except PlanError as exc:
             for p in exc.problems:
                 _err(f"error: {p}")
@@ -174,7 +181,8 @@ def cli() -> None:
     \b
     Exit codes: 0 success; 1 a task did not complete; 2 bad plan or usage;
     3 agent executable missing; 4 not a usable repository; 5 conflicting state
-    (plan already running); 6 unknown plan or task; 70 internal error; 130 interrupted.
+    (plan already running); 6 unknown plan or task; 7 plan revision not trusted
+    here; 70 internal error; 130 interrupted.
     """
 
 
@@ -1063,6 +1071,50 @@ def clean_cmd(
         if hint:
             _err(f"hint: {hint}")
         sys.exit(ExitCode.CONFLICT)
+
+
+@cli.command("trust", context_settings=CONTEXT)
+@click.argument("plan", required=False)
+@click.option(
+    "--show",
+    "--diff",
+    "show",
+    is_flag=True,
+    help="Print what changed since the last trusted revision, and whether it is trusted; "
+    "approve nothing.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Approve without asking, even on a terminal.")
+@_boundary
+def trust_cmd(plan: str | None, show: bool, yes: bool) -> None:
+    """Approve the revision of PLAN recorded in refs/po/<plan>/plan (fetched, or written by
+    someone else) so its commands may run here: verify, shell tasks' run, agent prompts.
+    Prints what changed since the revision last trusted on this machine first. The record is
+    local (<git-common-dir>/po/trust/), never in a ref; a plan started here from a file is
+    trusted by that act.
+
+    Exit 0 when trusted; with --show, 7 when the revision is not trusted.
+    """
+    repo = _open_repo()
+    name = _one_plan(repo, plan)
+    seen = trust.review(repo, name)
+    click.echo(seen.diff.rstrip("\n") or "no change since the last trusted revision")
+    if seen.trusted:
+        click.echo(f"plan {name} revision {seen.revision[:12]} is trusted on this machine")
+        return
+    if show:
+        click.echo(f"plan {name} revision {seen.revision[:12]} is not trusted on this machine")
+        sys.exit(ExitCode.UNTRUSTED)
+    if (
+        not yes
+        and sys.stdin.isatty()
+        and not click.confirm(
+            f"let plan {name} revision {seen.revision[:12]} run its commands here?", err=True
+        )
+    ):
+        _err("git po: nothing was trusted")
+        sys.exit(ExitCode.UNTRUSTED)
+    done = trust.trust(repo, name, expected=seen.tip)
+    click.echo(f"plan {name} revision {done.revision[:12]} is trusted on this machine")
 
 
 def main() -> None:

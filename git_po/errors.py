@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     REPOSITORY = 4  # not a repository, or one git po cannot work on
     CONFLICT = 5  # state in the repository prevents the command (plan already running, ...)
     NOT_FOUND = 6  # unknown plan or task
+    UNTRUSTED = 7  # the plan's recorded revision was not approved on this machine
     INTERNAL = 70  # a bug
     INTERRUPTED = 130  # Ctrl-C
 

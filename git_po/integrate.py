@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
-from git_po import config, layout, verify
+from git_po import config, layout, trust, verify
 from git_po.errors import NotFound, RefRace, StateConflict
 from git_po.integration_branch import (
     Clash,
@@ -143,6 +143,8 @@ def integrate(repo: Repo, plan_name: str, options: Options) -> Report:
     stored = read_plan_ref(repo, plan_name)
     plan = stored_plan(repo, plan_name)
     assert stored is not None
+    if plan.verify and not options.dry_run:
+        trust.require_trusted(repo, plan_name)  # verify is the plan's command
     for t in options.only:
         if t not in plan.ids:
             raise NotFound(

@@ -10,7 +10,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from git_po import config, verify
+from git_po import config, trust, verify
 from git_po.errors import PoError, StateConflict, UsageError
 from git_po.integration_branch import (
     advance,
@@ -41,6 +41,8 @@ def land(repo: Repo, plan_name: str, source: Oid, into: str, *, dry_run: bool) -
     plan = stored_plan(repo, plan_name)
     if dry_run:
         return _land(repo, plan, source, into, dry_run=True)
+    if plan.verify:
+        trust.require_trusted(repo, plan_name)  # verify is the plan's command
     with plan_lock(repo, plan_name):
         repo.relax_object_checks()
         return _land(repo, plan, source, into, dry_run=False)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from git_po import config, layout, liveness, proc, secrets
+from git_po import config, layout, liveness, proc, secrets, trust
 from git_po.agents import profile
 from git_po.errors import AgentMissing, NotFound, PoError, StateConflict
 from git_po.integration_branch import (
@@ -67,6 +67,8 @@ def resolve(
     stored = read_plan_ref(repo, plan_name)
     plan = stored_plan(repo, plan_name)
     assert stored is not None
+    if agent:
+        trust.require_trusted(repo, plan_name)  # the agent runs with the plan's settings
     if tid not in plan.ids:
         raise NotFound(
             f"plan {plan_name!r} has no task {tid!r}", hint=f"tasks: {', '.join(plan.ids)}"

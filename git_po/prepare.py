@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from git_po import config, doctor
+from git_po import config, doctor, trust
 from git_po.agents import AgentProfile, profile
 from git_po.errors import AgentMissing, NotFound, PlanError, PoError
 from git_po.plan import Plan, load_plan_file, parse_plan
@@ -122,6 +122,7 @@ def prepare_resume(repo: Repo, name: str, options: StartOptions) -> Prepared:
     stored = read_plan_ref(repo, name)
     if stored is None:
         raise NotFound(f"no plan named {name!r} has been started in this repository")
+    trust.require_trusted(repo, name)  # a fetched revision runs nothing until approved here
     try:
         plan = parse_plan(
             stored.text,

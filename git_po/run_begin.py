@@ -9,7 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from git_po import __version__, faults, hookinstall, layout, liveness, rerun
+from git_po import __version__, faults, hookinstall, layout, liveness, rerun, trust
 from git_po.errors import ExitCode, PoError, StateConflict
 from git_po.local import WorkerRecord
 from git_po.plan import Task
@@ -98,6 +98,8 @@ class BeginMixin(_RunBase):
         self.plan_tip = self.repo.commit_files(
             layout.plan_ref(plan.name), files, msg, stored.tip if stored else None, keep_tree=False
         )
+        # started from a file by this machine's user: that revision's commands are theirs
+        trust.trust(self.repo, plan.name, how=f"git po start {plan.source}", expected=self.plan_tip)
         faults.point("after-plan-write")
 
         self.hooks = hookinstall.install(self.repo)
