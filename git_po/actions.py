@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from git_po import layout, liveness, rerun, status
+from git_po import layout, liveness, rerun, status, trust
 from git_po.errors import NotFound, StateConflict, UsageError
 from git_po.local import Inbox, RunLock
 from git_po.repo import Repo
@@ -118,6 +118,8 @@ def request(
         if RunLock(repo, name).alive_holder():  # one started meanwhile: tell it too
             Inbox(repo, name).post(command, task, text)
         return Outcome(name, task, command, recorded=True)
+    if not holder:  # this command starts a run of the recorded plan: only of a trusted one
+        trust.require_trusted(repo, name)
     Inbox(repo, name).post(command, task, text)
     if holder:
         return Outcome(name, task, command, holder=holder)
