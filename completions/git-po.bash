@@ -8,7 +8,7 @@
 #
 # Kept in step with git_po/cli.py by tests/test_docs.py.
 
-__git_po_subcommands="start resume answer retry stop pause unpause status demo logs show report config init schema attach completion integrate clean doctor plan trust"
+__git_po_subcommands="start resume answer retry stop pause unpause status demo logs show report config init schema attach completion integrate clean doctor plan trust fetch push sync"
 __git_po_global_opts="--version --help -h"
 __git_po_start_opts="--dry-run -n --max-workers= -j --claude= --restart --no-live --help -h"
 __git_po_resume_opts="--max-workers= -j --claude= --no-live --help -h"
@@ -17,7 +17,7 @@ __git_po_retry_opts="--plan= -p --note= --no-live --help -h"
 __git_po_stop_opts="--plan= -p --help -h"
 __git_po_pause_opts="--plan= -p --help -h"
 __git_po_unpause_opts="--plan= -p --no-live --help -h"
-__git_po_status_opts="--json --watch -w --interval= --help -h"
+__git_po_status_opts="--json --watch -w --interval= --remote= --help -h"
 __git_po_trust_opts="--show --diff --yes -y --help -h"
 __git_po_integrate_opts="--only= --dry-run -n --branch= --into= --resolve= --agent --help -h"
 __git_po_clean_opts="--branches --force --all --dry-run -n --branch= --help -h"
@@ -31,6 +31,9 @@ __git_po_attach_opts="--plan= -p --claude= --help -h"
 __git_po_completion_opts="--help -h"
 __git_po_demo_opts="--max-workers= -j --no-live --help -h"
 __git_po_doctor_opts="--claude= --json --help -h"
+__git_po_fetch_opts="--verbose -v --help -h"
+__git_po_push_opts="--verbose -v --help -h"
+__git_po_sync_opts="--verbose -v --help -h"
 __git_po_plan_subcommands="draft check"
 __git_po_plan_draft_opts="--output= -o --workers= --force --agent --claude= --json --help -h"
 __git_po_plan_check_opts="--help -h"
@@ -212,6 +215,20 @@ _git_po ()
 	*,--share=*)
 		__gitcomp_nl "$(__git_remotes)" "" "${cur#--share=}"
 		return
+		;;
+	*,--remote=*)
+		__gitcomp_nl "$(__git_remotes)" "" "${cur#--remote=}"
+		return
+		;;
+	fetch,-*|push,-*|sync,-*)
+		local opts="__git_po_${subcommand}_opts"
+		__gitcomp "${!opts}"
+		;;
+	fetch,*|push,*|sync,*)
+		case "$(__git_po_count_args "$idx")" in
+		0) __gitcomp_nl "$(__git_remotes)" ;;
+		1) __gitcomp_nl "$(__git_po_plans)" ;;
+		esac
 		;;
 	*,--format=*)
 		__gitcomp "md json" "" "${cur#--format=}"

@@ -15,7 +15,7 @@ function __git_po_plans --description 'Plans started in this repository'
     end | string replace -rf '^refs/po/([^/]+)/plan$' '$1'
 end
 
-set -g __git_po_subcommands start resume answer retry stop pause unpause status demo logs show report config init schema attach completion integrate clean doctor plan trust
+set -g __git_po_subcommands start resume answer retry stop pause unpause status demo logs show report config init schema attach completion integrate clean doctor plan trust fetch push sync
 
 function __git_po_tasks --description 'Task ids of the plan given with --plan, else of every plan'
     set -l plan
@@ -54,7 +54,7 @@ function __git_po_needs_arg --description 'Whether the git po command on the lin
             continue
         end
         switch $t
-            case -j --max-workers --claude -p --plan --attempt --interval --share --format --only --branch --into --resolve
+            case -j --max-workers --claude -p --plan --attempt --interval --share --remote --format --only --branch --into --resolve
                 set skip 1
             case '-*'
             case $__git_po_subcommands
@@ -123,6 +123,9 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $top -a clean -d 'Remove worktrees and branches whose work is safe'
     complete -c $__git_po_cmd -n $top -a doctor -d 'Say what would stop workers from writing or committing'
     complete -c $__git_po_cmd -n $top -a plan -d 'Draft a plan from documents, or check one'
+    complete -c $__git_po_cmd -n $top -a fetch -d "Fetch git po's refs from a remote, never backwards"
+    complete -c $__git_po_cmd -n $top -a push -d "Push a plan's refs to a remote, each with a lease"
+    complete -c $__git_po_cmd -n $top -a sync -d 'Fetch, then push'
 
     # git po start [options] PLAN_FILE
     complete -c $__git_po_cmd -n $start -s n -l dry-run -d 'Validate the plan and print the schedule; write nothing'
@@ -146,6 +149,7 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $status_ -s h -l help -d 'Show help and exit'
     complete -c $__git_po_cmd -n $status_ -s w -l watch -d 'Keep the table up to date until the run ends'
     complete -c $__git_po_cmd -n $status_ -l interval -x -d 'Seconds between refreshes with --watch'
+    complete -c $__git_po_cmd -n $status_ -l remote -x -a '(command git remote 2>/dev/null)' -d "Show a remote's state"
     complete -c $__git_po_cmd -n "$status_; and __git_po_needs_arg" -a '(__git_po_plans)' -d Plan
 
     # git po logs|show|attach [options] TASK
@@ -212,9 +216,15 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $draft -F
     complete -c $__git_po_cmd -n $check -k -a '(__fish_complete_suffix .toml)'
 
+    # git po fetch|push|sync [REMOTE] [PLAN]
+    set -l share "$po"'__fish_seen_subcommand_from fetch push sync'
+    complete -c $__git_po_cmd -n $share -s v -l verbose -d 'List refs that did not change too'
+    complete -c $__git_po_cmd -n $share -s h -l help -d 'Show help and exit'
+    complete -c $__git_po_cmd -n "$share; and __git_po_needs_arg" -a '(command git remote 2>/dev/null)' -d Remote
+
     # git po init [--share REMOTE] [--no-example] [--uninstall]
     set -l init "$po"'__fish_seen_subcommand_from init'
-    complete -c $__git_po_cmd -n $init -l share -x -a '(command git remote 2>/dev/null)' -d 'Also fetch refs/po/* from REMOTE'
+    complete -c $__git_po_cmd -n $init -l share -x -a '(command git remote 2>/dev/null)' -d "Also fetch git po's refs from REMOTE, aside"
     complete -c $__git_po_cmd -n $init -l no-example -d 'Do not write plan.example.toml'
     complete -c $__git_po_cmd -n $init -l uninstall -d 'Undo init'
     complete -c $__git_po_cmd -n $init -s h -l help -d 'Show help and exit'

@@ -96,6 +96,9 @@ _git-po () {
         'doctor:say what would stop workers from writing files or committing'
         'plan:draft a plan from documents, or check one for tasks likely to collide'
         'trust:approve a plan revision from refs so its commands may run here'
+        'fetch:fetch git po'"'"'s refs from a remote and take them in, never backwards'
+        'push:push a plan'"'"'s refs to a remote, each with a lease'
+        'sync:fetch, then push'
       )
       _describe -t commands 'git po command' cmds && ret=0
       ;;
@@ -168,8 +171,16 @@ _git-po () {
             '--json[print a stable JSON object]' \
             '(-w --watch)'{-w,--watch}'[keep the table up to date until the run ends]' \
             '--interval=[seconds between refreshes with --watch]:seconds' \
+            '--remote=[show a remote'"'"'s state, local refs unchanged]:remote:__git_po_remotes' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:plan:__git_po_plans' && ret=0
+          ;;
+        (fetch|push|sync)
+          _arguments \
+            '(-v --verbose)'{-v,--verbose}'[list refs that did not change too]' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:remote:__git_po_remotes' \
+            '2:plan:__git_po_plans' && ret=0
           ;;
         (integrate)
           _arguments \
@@ -228,7 +239,7 @@ _git-po () {
           ;;
         (init)
           _arguments \
-            '--share=[make git fetch from REMOTE bring refs/po/* and refs/notes/po]:remote:__git_po_remotes' \
+            '--share=[make git fetch from REMOTE bring git po refs into refs/po-remotes/REMOTE/]:remote:__git_po_remotes' \
             '--no-example[do not write plan.example.toml]' \
             '--uninstall[undo init]' \
             '(- :)'{-h,--help}'[show help and exit]' && ret=0

@@ -37,6 +37,7 @@ from git_po import (
     rerun,
     scheduler,
     schema,
+    share,
     show,
     signals,
     status,
@@ -476,16 +477,38 @@ def unpause_cmd(task: str, plan: str | None, no_live: bool) -> None:
     metavar="SECONDS",
     help="Seconds between refreshes with --watch (default 2).",
 )
+@click.option(
+    "--remote",
+    "remote_name",
+    metavar="REMOTE",
+    help="Show REMOTE's state (fetched aside; local refs do not change).",
+)
 @_boundary
-def status_cmd(plan: str | None, as_json: bool, watch: bool, interval: float | None) -> None:
+def status_cmd(
+    plan: str | None,
+    as_json: bool,
+    watch: bool,
+    interval: float | None,
+    remote_name: str | None,
+) -> None:
     """Show each task of PLAN: state, checkpoints, last protocol subject, reason, attempts,
     cost, age. Reads only refs and branches. With no PLAN and several plans, lists them."""
     if interval is not None and not watch:
         raise UsageError("--interval applies to --watch", hint="git po status --watch --interval 5")
     repo = _open_repo()
+    if remote_name is not None:
+        if watch:
+            raise UsageError("--watch reads this clone; --remote reads a remote once")
+        name = share.check(repo, remote_name)
+        share.with_remote_view(repo, name, lambda view: _status(view, plan, as_json))
+        return
     if watch:
         _watch(repo, lookup.resolve_plan(repo, plan), interval or 2.0, as_json)
         return
+    _status(repo, plan, as_json)
+
+
+def _status(repo: Repo, plan: str | None, as_json: bool) -> None:
     if plan is None:
         plans = list_plans(repo)
         if not plans:
@@ -715,7 +738,8 @@ def doctor_cmd(plan_file: Path | None, claude_path: str | None, as_json: bool) -
 @click.option(
     "--share",
     metavar="REMOTE",
-    help="Also make git fetch from REMOTE bring refs/po/* and refs/notes/po.",
+    help="Also make git fetch from REMOTE bring git po's refs into refs/po-remotes/REMOTE/ "
+    "(never over local state; git po fetch takes them in).",
 )
 @click.option("--no-example", is_flag=True, help="Do not write plan.example.toml.")
 @click.option(
@@ -737,6 +761,67 @@ def init_cmd(share: str | None, no_example: bool, uninstall: bool) -> None:
         click.echo(line)
     for warning in done.warnings:
         _err(f"warning: {warning}")
+
+
+def _print_share(report: share.ShareReport, verb: str, name: str, verbose: bool) -> None:
+    for c in report.changes:
+        if c.what in ("same", "ours-newer") and not verbose:
+            continue
+        if c in report.problems:
+            _err(f"warning: {c.ref}: {c.what}{': ' + c.detail if c.detail else ''}")
+        elif verbose or c.what not in ("same",):
+            click.echo(f"{c.what:<10} {c.ref}")
+    click.echo(f"{verb} {name}: {report.summary()}")
+
+
+_REMOTE_ARG = click.argument("remote", required=False, default="origin")
+_VERBOSE = click.option("--verbose", "-v", is_flag=True, help="List refs that did not change too.")
+
+
+@cli.command("fetch", context_settings=CONTEXT)
+@_REMOTE_ARG
+@click.argument("plan", required=False)
+@_VERBOSE
+@_boundary
+def fetch_cmd(remote: str, plan: str | None, verbose: bool) -> None:
+    """Fetch git po's refs from REMOTE (default origin) into refs/po-remotes/REMOTE/ and take
+    them in: a newer state moves a local ref forward, never back; notes are merged; diverged
+    refs are reported and kept under refs/po-diverged/REMOTE/. Exit 5 if any diverged."""
+    repo = _open_repo()
+    report = share.fetch(repo, share.check(repo, remote), plan)
+    _print_share(report, "fetched from", remote, verbose)
+    sys.exit(ExitCode.CONFLICT if report.count("diverged") else ExitCode.OK)
+
+
+@cli.command("push", context_settings=CONTEXT)
+@_REMOTE_ARG
+@click.argument("plan", required=False)
+@_VERBOSE
+@_boundary
+def push_cmd(remote: str, plan: str | None, verbose: bool) -> None:
+    """Push PLAN's refs (default: every plan's) to REMOTE (default origin): state, bases,
+    archives, task branches and every notes ref of git po, each with a lease on what the
+    remote held. A ref the remote has newer is left alone (git po sync). Exit 5 if any was."""
+    repo = _open_repo()
+    report = share.push(repo, share.check(repo, remote), plan)
+    _print_share(report, "pushed to", remote, verbose)
+    sys.exit(ExitCode.CONFLICT if report.problems else ExitCode.OK)
+
+
+@cli.command("sync", context_settings=CONTEXT)
+@_REMOTE_ARG
+@click.argument("plan", required=False)
+@_VERBOSE
+@_boundary
+def sync_cmd(remote: str, plan: str | None, verbose: bool) -> None:
+    """git po fetch, then git po push: afterwards this clone and REMOTE hold the same state
+    (unless a ref diverged: exit 5, and it is named)."""
+    repo = _open_repo()
+    name = share.check(repo, remote)
+    got, sent = share.sync(repo, name, plan)
+    _print_share(got, "fetched from", remote, verbose)
+    _print_share(sent, "pushed to", remote, verbose)
+    sys.exit(ExitCode.CONFLICT if got.problems or sent.problems else ExitCode.OK)
 
 
 @cli.command("schema", context_settings=CONTEXT)

@@ -5,7 +5,8 @@
   hand; workers get the check through their environment anyway) and then the hook it replaced,
   which is kept beside it as commit-msg.po-legacy and put back by --uninstall;
 - log.excludeDecoration=refs/po/* in the repository's config, so git log shows no state refs;
-- with --share REMOTE, fetch refspecs for refs/po/* and refs/notes/po on that remote;
+- with --share REMOTE, non-forced fetch refspecs that bring git po's refs into
+  refs/po-remotes/REMOTE/ (never over local state; `git po fetch` reconciles them);
 - plan.example.toml, a commented example plan, unless it exists.
 """
 
@@ -15,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from git_po import hookinstall, layout
+from git_po import hookinstall, layout, remote
 from git_po.errors import StateConflict, UsageError
 from git_po.repo import Repo
 
@@ -23,7 +24,16 @@ SHIM_MARKER = "git-po-shim"
 LEGACY_SUFFIX = ".po-legacy"
 HOOKS = ("commit-msg",)
 DECORATION = ("log.excludeDecoration", "refs/po/*")
-SHARE_REFSPECS = ("+refs/po/*:refs/po/*", "+refs/notes/po:refs/notes/po")
+# what git po init --share installed before 0.3: forced, over local state (removed on sight)
+LEGACY_SHARE_REFSPECS = ("+refs/po/*:refs/po/*", "+refs/notes/po:refs/notes/po")
+
+
+def share_refspecs(name: str) -> list[str]:
+    """Non-forced, into the tracking namespace: a plain git fetch never moves local state and
+    never fails for a ref the remote lacks (they are globs)."""
+    return remote.fetch_refspecs(name, forced=False)
+
+
 EXAMPLE_PLAN = "plan.example.toml"
 
 SHIM = """#!/bin/sh
@@ -206,7 +216,7 @@ def init(
         if repo.remove_local_config(key, value):
             report.add(f"config: removed {key}={value}")
         if share is not None:
-            for spec in SHARE_REFSPECS:
+            for spec in [*share_refspecs(share), *LEGACY_SHARE_REFSPECS]:
                 if repo.remove_local_config(f"remote.{share}.fetch", spec):
                     report.add(f"remote {share}: no longer fetches {spec}")
         return report
@@ -217,13 +227,21 @@ def init(
     else:
         report.add(f"config: {key}={value} is set (unchanged)")
     if share is not None:
+        for spec in LEGACY_SHARE_REFSPECS:
+            if repo.remove_local_config(f"remote.{share}.fetch", spec):
+                report.add(f"remote {share}: removed the forced refspec {spec}")
         added = [
-            spec for spec in SHARE_REFSPECS if repo.add_local_config(f"remote.{share}.fetch", spec)
+            spec
+            for spec in share_refspecs(share)
+            if repo.add_local_config(f"remote.{share}.fetch", spec)
         ]
         if added:
-            report.add(f"remote {share}: git fetch now also fetches {', '.join(added)}")
+            report.add(
+                f"remote {share}: git fetch now also brings git po's refs into "
+                f"{remote.TRACKING}{share}/ (git po fetch {share} takes them in)"
+            )
         else:
-            report.add(f"remote {share}: already fetches refs/po/* and refs/notes/po (unchanged)")
+            report.add(f"remote {share}: already fetches git po's refs (unchanged)")
     if example:
         top = repo.workdir
         if top is not None:

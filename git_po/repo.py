@@ -166,6 +166,15 @@ class Repo:
             )
         return cls(repo, command, where.work_tree)
 
+    @classmethod
+    def scratch(cls, path: Path, objects_of: Repo) -> Repo:
+        """A new bare repository at path that borrows objects_of's objects (alternates): a
+        place to fetch a remote's refs into without touching objects_of's refs."""
+        pygit2.init_repository(str(path), bare=True)
+        alternates = path / "objects" / "info" / "alternates"
+        alternates.write_text(str(objects_of.common_dir / "objects") + "\n")
+        return cls(pygit2.Repository(str(path)))
+
     # --- objects and revisions ----------------------------------------------------------
 
     def resolve(self, rev: str) -> Oid | None:
@@ -950,6 +959,75 @@ class Repo:
         new = Oid(str(self._r.create_commit(None, sig, sig, message, tree, [oid, previous])))
         self.update_ref(ref, new, previous, message.splitlines()[0])
         return new
+
+    # --- sharing (git po push / fetch / work) ----------------------------------------------
+
+    def has_object(self, oid: Oid) -> bool:
+        return pygit2.Oid(hex=oid) in self._r
+
+    def make_commit(self, files: Mapping[str, bytes], message: str, parents: list[Oid]) -> Oid:
+        """A commit of files (a tree of its own) on parents, on no ref."""
+        tree = self.write_tree(files)
+        sig = self.signature()
+        return Oid(str(self._r.create_commit(None, sig, sig, message, tree, list(parents))))
+
+    def note_entries(self, notes_commit: Oid) -> dict[str, Oid]:
+        """Annotated object id -> note blob id in a notes commit (fan-out flattened)."""
+        out: dict[str, Oid] = {}
+
+        def walk(tree: pygit2.Tree, prefix: str) -> None:
+            for e in tree:
+                name = prefix + (e.name or "")
+                if e.type_str == "tree":
+                    walk(self._r[e.id].peel(pygit2.Tree), name)
+                else:
+                    out[name] = Oid(str(e.id))
+
+        walk(self._commit(notes_commit).tree, "")
+        return out
+
+    def blob_bytes(self, oid: Oid) -> bytes:
+        return bytes(self._r[pygit2.Oid(hex=oid)].peel(pygit2.Blob).data)
+
+    def merge_notes(
+        self,
+        notes_ref: str,
+        theirs: Oid,
+        combine: Callable[[bytes, bytes], bytes],
+        message: str,
+    ) -> Oid:
+        """Merge the notes commit theirs into notes_ref (compare-and-swap): a note on only one
+        side is kept; a note on both sides becomes combine(ours, theirs). The result is a merge
+        commit whose parents are both sides, so each side's history stays reachable."""
+        for _attempt in range(_LOCK_RETRIES):
+            ours = self.read_ref(notes_ref)
+            if ours is None:
+                self.create_ref(notes_ref, theirs, message)
+                return theirs
+            if self.is_ancestor(theirs, ours):
+                return ours
+            if self.is_ancestor(ours, theirs):
+                self.update_ref(notes_ref, theirs, ours, message)
+                return theirs
+            mine, other = self.note_entries(ours), self.note_entries(theirs)
+            idx = pygit2.Index()
+            for obj, blob in {**other, **mine}.items():
+                if obj in mine and obj in other and mine[obj] != other[obj]:
+                    data = combine(self.blob_bytes(mine[obj]), self.blob_bytes(other[obj]))
+                    blob = Oid(str(self._r.create_blob(data)))
+                path = f"{obj[:2]}/{obj[2:]}" if len(obj) >= 40 else obj
+                idx.add(pygit2.IndexEntry(path, pygit2.Oid(hex=blob), FileMode.BLOB))
+            tree = idx.write_tree(self._r)
+            sig = self.signature()
+            merged = Oid(
+                str(self._r.create_commit(None, sig, sig, message + "\n", tree, [ours, theirs]))
+            )
+            try:
+                self.update_ref(notes_ref, merged, ours, message)
+                return merged
+            except RefRace:
+                time.sleep(0.002 * (1 + random.random()))
+        raise RefRace(f"{notes_ref} keeps moving; notes from {theirs[:12]} were not merged")
 
 
 @dataclass(frozen=True, order=True)

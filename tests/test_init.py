@@ -174,10 +174,16 @@ def test_init_share_adds_fetch_refspecs_once(repo: Path, tmp_path: Path) -> None
     fetch = git(clone, "config", "--get-all", "remote.origin.fetch").split()
     assert fetch == [
         "+refs/heads/*:refs/remotes/origin/*",
-        "+refs/po/*:refs/po/*",
-        "+refs/notes/po:refs/notes/po",
+        "refs/po/*:refs/po-remotes/origin/po/*",
+        "refs/heads/po/*:refs/po-remotes/origin/heads/po/*",
+        "refs/notes/po*:refs/po-remotes/origin/notes/po*",
     ]
-    git(clone, "fetch", "-q", "origin")
+    git(clone, "fetch", "-q", "origin")  # a plain fetch brings them aside, never over state
+    assert git(clone, "rev-parse", "refs/po-remotes/origin/po/p/tasks/a") == git(
+        repo, "rev-parse", "refs/po/p/tasks/a"
+    )
+    assert run_po(clone, "status", "p").code == 6  # not taken in yet
+    assert run_po(clone, "fetch", "origin").code == 0
     assert git(clone, "rev-parse", "refs/po/p/tasks/a") == git(
         repo, "rev-parse", "refs/po/p/tasks/a"
     )
@@ -187,6 +193,20 @@ def test_init_share_adds_fetch_refspecs_once(repo: Path, tmp_path: Path) -> None
     assert git(clone, "config", "--get-all", "remote.origin.fetch").split() == [
         "+refs/heads/*:refs/remotes/origin/*"
     ]
+
+
+def test_init_share_replaces_forced_refspecs_and_fetch_works_without_notes(
+    repo: Path, tmp_path: Path
+) -> None:
+    remote = tmp_path / "empty.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "config", "--add", "remote.origin.fetch", "+refs/po/*:refs/po/*")
+    res = run_po(repo, "init", "--share", "origin", "--no-example")
+    assert res.code == 0, res
+    assert "removed the forced refspec +refs/po/*:refs/po/*" in res.out
+    assert "+refs/po/*:refs/po/*" not in git(repo, "config", "--get-all", "remote.origin.fetch")
+    git(repo, "fetch", "-q", "origin")  # the remote has no git po refs and no notes: no error
 
 
 # --- git po schema ------------------------------------------------------------------------------
