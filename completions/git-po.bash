@@ -8,7 +8,7 @@
 #
 # Kept in step with git_po/cli.py by tests/test_docs.py.
 
-__git_po_subcommands="start resume answer retry stop pause unpause status demo logs show report config init schema attach completion integrate clean doctor plan trust fetch push sync"
+__git_po_subcommands="start resume answer retry stop pause unpause status demo logs show diff report config init schema attach completion integrate clean doctor plan trust fetch push sync"
 __git_po_global_opts="--version --help -h"
 __git_po_start_opts="--dry-run -n --max-workers= -j --claude= --restart --no-live --help -h"
 __git_po_resume_opts="--max-workers= -j --claude= --no-live --help -h"
@@ -23,6 +23,7 @@ __git_po_integrate_opts="--only= --dry-run -n --branch= --into= --resolve= --age
 __git_po_clean_opts="--branches --force --all --dry-run -n --branch= --help -h"
 __git_po_logs_opts="--plan= -p --attempt= --follow -f --raw --help -h"
 __git_po_show_opts="--plan= -p --json --help -h"
+__git_po_diff_opts="--plan= -p --stat --name-only --color= --help -h"
 __git_po_report_opts="--format= --help -h"
 __git_po_config_opts="--json --help -h"
 __git_po_init_opts="--share= --no-example --uninstall --help -h"
@@ -277,11 +278,11 @@ _git_po ()
 	demo,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __git_po_complete_dir
 		;;
-	logs,-*|show,-*|report,-*|config,-*|init,-*|schema,-*|attach,-*|completion,-*|doctor,-*|trust,-*)
+	logs,-*|show,-*|diff,-*|report,-*|config,-*|init,-*|schema,-*|attach,-*|completion,-*|doctor,-*|trust,-*)
 		local opts="__git_po_${subcommand}_opts"
 		__gitcomp "${!opts}"
 		;;
-	logs,*|show,*|attach,*)
+	logs,*|show,*|diff,*|attach,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] &&
 			__gitcomp_nl "$(__git_po_tasks "$(__git_po_plan_opt "$idx")")"
 		;;

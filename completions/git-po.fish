@@ -15,7 +15,7 @@ function __git_po_plans --description 'Plans started in this repository'
     end | string replace -rf '^refs/po/([^/]+)/plan$' '$1'
 end
 
-set -g __git_po_subcommands start resume answer retry stop pause unpause status demo logs show report config init schema attach completion integrate clean doctor plan trust fetch push sync
+set -g __git_po_subcommands start resume answer retry stop pause unpause status demo logs show diff report config init schema attach completion integrate clean doctor plan trust fetch push sync
 
 function __git_po_tasks --description 'Task ids of the plan given with --plan, else of every plan'
     set -l plan
@@ -113,6 +113,7 @@ for __git_po_cmd in git-po git
 
     complete -c $__git_po_cmd -n $top -a logs -d "Show a task's transcript, rendered readably"
     complete -c $__git_po_cmd -n $top -a show -d 'Show everything about a task'
+    complete -c $__git_po_cmd -n $top -a diff -d "Show a task's change against its base"
     complete -c $__git_po_cmd -n $top -a report -d 'Sum up a run: per task, totals, wall time, speed-up'
     complete -c $__git_po_cmd -n $top -a config -d 'List the po.* settings and where they come from'
     complete -c $__git_po_cmd -n $top -a init -d 'Prepare the repository: hook shim, decorations, refspecs'
@@ -156,7 +157,8 @@ for __git_po_cmd in git-po git
     set -l logs "$po"'__fish_seen_subcommand_from logs'
     set -l show "$po"'__fish_seen_subcommand_from show'
     set -l attach "$po"'__fish_seen_subcommand_from attach'
-    set -l tasks "$po"'__fish_seen_subcommand_from logs show attach answer retry stop pause unpause'
+    set -l diff "$po"'__fish_seen_subcommand_from diff'
+    set -l tasks "$po"'__fish_seen_subcommand_from logs show diff attach answer retry stop pause unpause'
     set -l resume "$po"'__fish_seen_subcommand_from resume'
     set -l answer "$po"'__fish_seen_subcommand_from answer'
     set -l retry "$po"'__fish_seen_subcommand_from retry'
@@ -176,6 +178,9 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $logs -s f -l follow -d 'Print the transcript as the worker writes it'
     complete -c $__git_po_cmd -n $logs -l raw -d 'Print the transcript file as it is'
     complete -c $__git_po_cmd -n $show -l json -d 'Print a stable JSON object'
+    complete -c $__git_po_cmd -n $diff -l stat -d 'Show a diffstat'
+    complete -c $__git_po_cmd -n $diff -l name-only -d 'Show only the names of changed files'
+    complete -c $__git_po_cmd -n $diff -l color -x -a 'auto always never' -d 'Colour the diff'
     complete -c $__git_po_cmd -n $attach -l claude -r -F -d 'The claude executable'
 
     # git po report [--format md|json] [PLAN]

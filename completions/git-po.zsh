@@ -87,6 +87,7 @@ _git-po () {
         'demo:run a sample plan with the offline shell agent in a throwaway repository'
         'logs:show a task'"'"'s transcript, rendered readably'
         'show:show everything about a task'
+        'diff:show a task'"'"'s change against its base, as git diff does'
         'report:sum up a run: per task and in total, wall time and speed-up'
         'config:list the po.* settings, their values and where they come from'
         'init:prepare the repository: hook shim, log decorations, fetch refspecs, example plan'
@@ -223,6 +224,15 @@ _git-po () {
           _arguments \
             '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
             '--json[print a stable JSON object]' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:task:__git_po_tasks' && ret=0
+          ;;
+        (diff)
+          _arguments \
+            '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
+            '--stat[show a diffstat]' \
+            '--name-only[show only the names of changed files]' \
+            '--color=[colour the diff]:when:(auto always never)' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:task:__git_po_tasks' && ret=0
           ;;

@@ -32,6 +32,7 @@ from git_po import (
     lookup,
     notify,
     prepare,
+    proc,
     render,
     report,
     rerun,
@@ -41,6 +42,7 @@ from git_po import (
     show,
     signals,
     status,
+    taskdiff,
     termout,
     transcript,
     trust,
@@ -655,6 +657,34 @@ def show_cmd(task: str, plan: str | None, as_json: bool) -> None:
         click.echo(json.dumps(detail.to_json(), indent=2))
     else:
         click.echo(show.render_text(detail))
+
+
+@cli.command("diff", context_settings=CONTEXT)
+@click.argument("task")
+@_PLAN_OPTION
+@click.option("--stat", is_flag=True, help="Show a diffstat, as git diff --stat.")
+@click.option("--name-only", is_flag=True, help="Show only the names of changed files.")
+@click.option(
+    "--color",
+    "diff_color",
+    type=click.Choice(["auto", "always", "never"]),
+    help="Colour the diff: auto (on a terminal), always or never; default as git diff.",
+)
+@_boundary
+def diff_cmd(
+    task: str, plan: str | None, stat: bool, name_only: bool, diff_color: str | None
+) -> None:
+    """Show TASK's change against its base, as git diff does (pager, colour, diff settings).
+
+    The base is the commit the task branched from (for a dependent task, the merge of its
+    dependencies); the other end is its branch. TASK may be PLAN/TASK."""
+    repo = _open_repo()
+    span = taskdiff.diff_range(repo, lookup.resolve_task(repo, task, plan))
+    options = [f"--color={diff_color}"] if diff_color else []
+    options += ["--stat"] if stat else []
+    options += ["--name-only"] if name_only else []
+    argv = taskdiff.git_argv(repo, span, options=options)
+    sys.exit(proc.run_foreground(argv, cwd=repo.common_dir, env=proc.child_env()))
 
 
 @cli.command("report", context_settings=CONTEXT)

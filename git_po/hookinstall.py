@@ -15,7 +15,8 @@ import stat
 from importlib import resources
 from pathlib import Path
 
-from git_po import gitenv, layout
+from git_po import gitenv, layout, ownership
+from git_po.plan import Plan, Task
 from git_po.repo import Repo
 
 _SHIM = """#!/bin/sh
@@ -88,9 +89,12 @@ def worker_git_env(hooks: Path) -> dict[str, str]:
     return env
 
 
-def mark_worktree(repo: Repo, worktree_name: str, plan: str, task: str) -> None:
+def mark_worktree(repo: Repo, worktree_name: str, plan: Plan, task: Task) -> None:
+    """Mark a worker's worktree as git po's (the protocol check applies) and tell the commit
+    hook which files the task owns (git_po.ownership)."""
     gitdir = repo.worktree_gitdir(worktree_name)
-    (gitdir / layout.MARKER_FILE).write_text(f"{plan}/{task}\n")
+    (gitdir / layout.MARKER_FILE).write_text(f"{plan.name}/{task.id}\n")
+    ownership.mark(gitdir, plan, task)
 
 
 def remove_tree(path: Path) -> None:

@@ -44,6 +44,7 @@ TASK_KEYS = (
     "prompt_file",
     "depends_on",
     "writes",
+    "writes_policy",
     "agent",
     "run",
     "model",
@@ -89,6 +90,12 @@ class Task:
     idle_timeout: float | None  # seconds without output and without a new commit
     retries: int
     description: str | None = None
+    # "enforce": the commit hook refuses a worker's commit that changes files outside writes;
+    # "warn": it only warns
+    writes_policy: str = "enforce"
+
+
+WRITES_POLICIES = ("enforce", "warn")
 
 
 @dataclass(frozen=True)
@@ -672,6 +679,16 @@ def _parse_task(
             else:
                 writes.append(norm.rstrip("/"))
 
+    policy = raw.get("writes_policy", "enforce")
+    if policy not in WRITES_POLICIES:
+        problem(
+            loc.line(*path, "writes_policy"),
+            f"writes_policy must be one of {', '.join(repr(p) for p in WRITES_POLICIES)}, "
+            f"not {policy!r}",
+            'writes_policy = "warn" lets commits outside writes through with a warning',
+        )
+        policy = "enforce"
+
     description = raw.get("description")
     if description is not None and not isinstance(description, str):
         problem(loc.line(*path, "description"), "description must be a string")
@@ -694,6 +711,7 @@ def _parse_task(
         idle_timeout=opts.idle_timeout if opts.idle_timeout is not None else defaults.idle_timeout,
         retries=opts.retries if opts.retries is not None else (defaults.retries or 0),
         description=description if isinstance(description, str) else None,
+        writes_policy=str(policy),
     )
 
 

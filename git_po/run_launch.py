@@ -98,7 +98,7 @@ class LaunchMixin(_RunBase):
             prepare_root(self.prep.worktree_root, self.repo.common_dir)
             self.repo.add_worktree(wname, path, branch)
             faults.point("after-worktree")
-        hookinstall.mark_worktree(self.repo, wname, plan.name, task.id)
+        hookinstall.mark_worktree(self.repo, wname, plan, task)
 
         number = len(st.attempts) + 1
         prof = self.prep.profiles[task.agent]

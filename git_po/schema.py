@@ -73,6 +73,10 @@ KEYS: dict[str, dict[str, Any]] = {
         **_one_or_many({"type": "string", "minLength": 1}),
         "description": "path globs the task owns",
     },
+    "writes_policy": {
+        "enum": list(plan.WRITES_POLICIES),
+        "description": "a worker's commit outside writes: refused (enforce) or warned (warn)",
+    },
     "run": {"type": "string", "minLength": 1, "description": "the shell agent's command"},
     "model": {"type": "string", "minLength": 1, "description": "claude --model"},
     "permission_mode": {
