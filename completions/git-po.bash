@@ -8,7 +8,7 @@
 #
 # Kept in step with git_po/cli.py by tests/test_docs.py.
 
-__git_po_subcommands="start resume answer retry stop pause unpause status demo logs show diff report config init schema attach completion integrate clean doctor plan trust fetch push sync"
+__git_po_subcommands="start resume answer retry stop pause unpause status demo logs show diff report config init schema attach sessions web completion integrate clean doctor plan trust fetch push sync"
 __git_po_global_opts="--version --help -h"
 __git_po_start_opts="--dry-run -n --max-workers= -j --claude= --restart --no-live --help -h"
 __git_po_resume_opts="--max-workers= -j --claude= --no-live --help -h"
@@ -30,6 +30,8 @@ __git_po_init_opts="--share= --no-example --uninstall --help -h"
 __git_po_schema_opts="--help -h"
 __git_po_attach_opts="--plan= -p --claude= --help -h"
 __git_po_completion_opts="--help -h"
+__git_po_sessions_opts="--hours= --json --help -h"
+__git_po_web_opts="--port= --host= --open --token= --help -h"
 __git_po_demo_opts="--max-workers= -j --no-live --help -h"
 __git_po_doctor_opts="--claude= --json --help -h"
 __git_po_fetch_opts="--verbose -v --help -h"
@@ -278,7 +280,7 @@ _git_po ()
 	demo,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __git_po_complete_dir
 		;;
-	logs,-*|show,-*|diff,-*|report,-*|config,-*|init,-*|schema,-*|attach,-*|completion,-*|doctor,-*|trust,-*)
+	logs,-*|show,-*|diff,-*|report,-*|config,-*|init,-*|schema,-*|attach,-*|completion,-*|doctor,-*|trust,-*|sessions,-*|web,-*)
 		local opts="__git_po_${subcommand}_opts"
 		__gitcomp "${!opts}"
 		;;

@@ -15,7 +15,7 @@ function __git_po_plans --description 'Plans started in this repository'
     end | string replace -rf '^refs/po/([^/]+)/plan$' '$1'
 end
 
-set -g __git_po_subcommands start resume answer retry stop pause unpause status demo logs show diff report config init schema attach completion integrate clean doctor plan trust fetch push sync
+set -g __git_po_subcommands start resume answer retry stop pause unpause status demo logs show diff report config init schema attach sessions web completion integrate clean doctor plan trust fetch push sync
 
 function __git_po_tasks --description 'Task ids of the plan given with --plan, else of every plan'
     set -l plan
@@ -119,6 +119,8 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $top -a init -d 'Prepare the repository: hook shim, decorations, refspecs'
     complete -c $__git_po_cmd -n $top -a schema -d 'Print a JSON Schema of the plan format'
     complete -c $__git_po_cmd -n $top -a attach -d "Talk to a task's worker in Claude Code"
+    complete -c $__git_po_cmd -n $top -a sessions -d 'List the Claude Code sessions of the plans'
+    complete -c $__git_po_cmd -n $top -a web -d 'Serve a live dashboard of the plans in the browser'
     complete -c $__git_po_cmd -n $top -a completion -d 'Print the completion script for a shell'
     complete -c $__git_po_cmd -n $top -a integrate -d 'Merge complete tasks into the integration branch'
     complete -c $__git_po_cmd -n $top -a clean -d 'Remove worktrees and branches whose work is safe'
@@ -196,6 +198,17 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $other -s h -l help -d 'Show help and exit'
     set -l completion "$po"'__fish_seen_subcommand_from completion'
     complete -c $__git_po_cmd -n "$completion; and __git_po_needs_arg" -a 'bash zsh fish' -d Shell
+
+    # git po sessions [--hours N] [--json]; git po web [--port N] [--host H] [--open] [--token T]
+    set -l sessions "$po"'__fish_seen_subcommand_from sessions'
+    complete -c $__git_po_cmd -n $sessions -l hours -x -d 'Only sessions active in the last N hours'
+    complete -c $__git_po_cmd -n $sessions -l json -d 'Print a stable JSON object'
+    set -l web "$po"'__fish_seen_subcommand_from web'
+    complete -c $__git_po_cmd -n $web -l port -x -d 'The port to listen on'
+    complete -c $__git_po_cmd -n $web -l host -x -d 'The address to bind'
+    complete -c $__git_po_cmd -n $web -l open -d 'Open the page in a browser'
+    complete -c $__git_po_cmd -n $web -l token -x -d 'The token the page and every request need'
+    complete -c $__git_po_cmd -n "$sessions; or $web" -s h -l help -d 'Show help and exit'
 
     # git po doctor [--claude PATH] [--json] [PLAN_FILE]
     set -l doctor "$po"'__fish_seen_subcommand_from doctor'

@@ -93,6 +93,8 @@ _git-po () {
         'init:prepare the repository: hook shim, log decorations, fetch refspecs, example plan'
         'schema:print a JSON Schema of the plan format'
         'attach:talk to a task'"'"'s worker in an interactive Claude Code session'
+        'sessions:list the Claude Code sessions of the plans, with task, worktree and activity'
+        'web:serve a live dashboard of the plans in the browser'
         'completion:print the completion script for a shell'
         'doctor:say what would stop workers from writing files or committing'
         'plan:draft a plan from documents, or check one for tasks likely to collide'
@@ -263,6 +265,20 @@ _git-po () {
           ;;
         (schema)
           _arguments \
+            '(- :)'{-h,--help}'[show help and exit]' && ret=0
+          ;;
+        (sessions)
+          _arguments \
+            '--hours=[only sessions active in the last N hours]:hours' \
+            '--json[print a stable JSON object]' \
+            '(- :)'{-h,--help}'[show help and exit]' && ret=0
+          ;;
+        (web)
+          _arguments \
+            '--port=[the port to listen on]:port' \
+            '--host=[the address to bind]:host:_hosts' \
+            '--open[open the page in a browser]' \
+            '--token=[the token the page and every request need]:token' \
             '(- :)'{-h,--help}'[show help and exit]' && ret=0
           ;;
         (attach)

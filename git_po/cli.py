@@ -185,7 +185,7 @@ def cli() -> None:
     Exit codes: 0 success; 1 a task did not complete; 2 bad plan or usage;
     3 agent executable missing; 4 not a usable repository; 5 conflicting state
     (plan already running); 6 unknown plan or task; 7 plan revision not trusted
-    here; 70 internal error; 130 interrupted.
+    here; 8 optional extra missing; 70 internal error; 130 interrupted.
     """
 
 
@@ -460,6 +460,64 @@ def unpause_cmd(task: str, plan: str | None, no_live: bool) -> None:
     """Resume a paused task: its worker's session continues, in the running orchestrator, or
     in one started now if none runs. TASK may be PLAN/TASK."""
     _message("unpause", task, "", plan, no_live)
+
+
+@cli.command("sessions", context_settings=CONTEXT)
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="N",
+    help="Only sessions active in the last N hours (and those running).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a stable JSON object.")
+@_boundary
+def sessions_cmd(hours: float | None, as_json: bool) -> None:
+    """List the Claude Code sessions of this repository's plans: from the session ids recorded
+    in each task's attempts and the CLI's session files under its config directory
+    (CLAUDE_CONFIG_DIR, else ~/.claude), with task, worktree, last activity and whether a
+    process runs it now."""
+    from git_po import sessions
+
+    found = sessions.list_sessions(_open_repo(), hours=hours)
+    if as_json:
+        click.echo(json.dumps({"version": 1, "sessions": [s.to_json() for s in found]}, indent=2))
+    else:
+        click.echo(sessions.render_table(found))
+
+
+@cli.command("web", context_settings=CONTEXT)
+@click.option(
+    "--port",
+    type=click.IntRange(min=0, max=65535),
+    default=8719,
+    show_default=True,
+    metavar="N",
+    help="The port to listen on (0: any free port).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    metavar="H",
+    help="The address to bind; another than loopback needs --token.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a browser.")
+@click.option(
+    "--token",
+    metavar="T",
+    help="The token the page and every request need (default: a new random one).",
+)
+@_boundary
+def web_cmd(port: int, host: str, open_browser: bool, token: str | None) -> None:
+    """Serve a live dashboard of this repository's plans (needs pip install 'git-po[web]').
+
+    Prints the page's URL, with the server's token in it; actions (answer, retry, stop, pause,
+    unpause, integrate) do what the commands do. Ctrl-C stops the server, not the runs."""
+    from git_po.web import launch
+
+    repo = _open_repo()
+    server = launch.prepare(repo, host=host, port=port, token=token)
+    launch.serve(server, open_browser=open_browser, announce=_err)
 
 
 @cli.command("status", context_settings=CONTEXT)

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     CONFLICT = 5  # state in the repository prevents the command (plan already running, ...)
     NOT_FOUND = 6  # unknown plan or task
     UNTRUSTED = 7  # the plan's recorded revision was not approved on this machine
+    EXTRA_MISSING = 8  # an optional extra (git-po[web]) is not installed
     INTERNAL = 70  # a bug
     INTERRUPTED = 130  # Ctrl-C
 
@@ -36,6 +37,10 @@ class PoError(Exception):
 
 class UsageError(PoError):
     exit_code = ExitCode.USAGE
+
+
+class ExtraMissing(PoError):
+    exit_code = ExitCode.EXTRA_MISSING
 
 
 class PlanError(PoError):

@@ -248,6 +248,15 @@ class Repo:
     def refs_under(self, prefix: str) -> list[str]:
         return sorted(n for n in self._r.references if n.startswith(prefix))
 
+    def ref_targets(self, *prefixes: str) -> dict[str, str]:
+        """Every ref under prefixes with what it points at (an id, or a symbolic ref's name):
+        one pass, for noticing that anything moved."""
+        out: dict[str, str] = {}
+        for ref in self._r.references.iterator():
+            if ref.name.startswith(prefixes):
+                out[ref.name] = str(ref.target)
+        return out
+
     def create_ref(self, name: str, oid: Oid, message: str) -> None:
         """Create a ref that must not exist yet: a compare-and-swap against absence.
 
@@ -789,6 +798,14 @@ class Repo:
             out.add(delta.old_file.path)
             out.add(delta.new_file.path)
         return out
+
+    def diff_patch(self, old: Oid, new: Oid, limit: int = 400_000) -> tuple[str, bool]:
+        """The patch from old's tree to new's (as `git diff old new`), cut at limit characters;
+        and whether it was cut."""
+        diff = self._commit(old).tree.diff_to_tree(self._commit(new).tree)
+        diff.find_similar()
+        text = diff.patch or ""
+        return (text[:limit], True) if len(text) > limit else (text, False)
 
     def merge_pair(self, ours: Oid, theirs: Oid, message: str | None) -> PairMerge:
         """Three-way merge of theirs into ours, in memory; no ref, index or worktree moves.
