@@ -833,8 +833,9 @@ def doctor_cmd(plan_file: Path | None, claude_path: str | None, as_json: bool) -
 @click.option(
     "--uninstall",
     is_flag=True,
-    help="Undo init: remove the hook shim (putting back the hook it replaced) and the log "
-    "setting (and, with --share, the fetch refspecs).",
+    help="Undo init: remove the hook shim (putting back the hook it replaced), the log "
+    "setting, the worker hooks when no plan is recorded, the example plan if untouched (and, "
+    "with --share, the fetch refspecs).",
 )
 @_boundary
 def init_cmd(share: str | None, no_example: bool, uninstall: bool) -> None:

@@ -8,10 +8,16 @@
 - with --share REMOTE, non-forced fetch refspecs that bring git po's refs into
   refs/po-remotes/REMOTE/ (never over local state; `git po fetch` reconciles them);
 - plan.example.toml, a commented example plan, unless it exists.
+
+A hooks directory inside the work tree (husky's .husky, a tracked githooks/) is the user's files:
+init writes nothing there, says so, and proposes the one line to add to their own hook.
+`--uninstall` leaves nothing behind: the shim (the user's hook put back), the config (empty
+sections too), the worker hooks when no plan is recorded, the example plan if untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +25,7 @@ from pathlib import Path
 from git_po import hookinstall, layout, remote
 from git_po.errors import StateConflict, UsageError
 from git_po.repo import Repo
+from git_po.state import list_plans
 
 SHIM_MARKER = "git-po-shim"
 LEGACY_SUFFIX = ".po-legacy"
@@ -134,9 +141,56 @@ def _hooks_dir(repo: Repo) -> Path:
     return folder
 
 
+# The line init proposes for a hooks folder inside the work tree (husky and the like): it runs
+# git po's protocol check in task worktrees, and nothing when git po's hooks are not there.
+PROPOSED_LINE = (
+    'c="$(git rev-parse --git-common-dir)/po/hooks/commit-msg"; '
+    '[ ! -x "$c" ] || GIT_PO_CHECK_ONLY=1 "$c" "$1" || exit 1'
+)
+
+
+def in_work_tree(repo: Repo, folder: Path) -> bool:
+    """Whether folder lies in the user's work tree (not under the git dir): a hooks folder
+    there is the user's files (husky's .husky, a tracked githooks/), never git po's to write."""
+    top = repo.workdir
+    if top is None:
+        return False
+    where = folder.resolve()
+    if where.is_relative_to(repo.common_dir.resolve()) or where.is_relative_to(
+        repo.git_dir.resolve()
+    ):
+        return False
+    return where.is_relative_to(top)
+
+
+def _propose(repo: Repo, folder: Path, report: InitReport) -> None:
+    """A hooks folder in the work tree: say what would change there, change nothing."""
+    shown = _show(folder, repo)
+    tracked = " and tracked" if repo.tracked_under(folder) else ""
+    report.add(
+        f"hooks: core.hooksPath is {shown}, inside your work tree{tracked}: git po writes "
+        "nothing there (workers get the commit protocol check through their environment)"
+    )
+    name = HOOKS[0]
+    if os.path.lexists(folder / name) and is_shim(folder / name):
+        report.warnings.append(
+            f"{_show(folder / name, repo)} is git po's shim from an earlier init: "
+            "git po init --uninstall takes it out"
+        )
+        return
+    report.add(
+        f"hooks: to check the protocol for commits made by hand in task worktrees too, add "
+        f"this line to your {name} hook (husky: .husky/{name}):"
+    )
+    report.add(f"    {PROPOSED_LINE}")
+
+
 def install_hooks(repo: Repo, report: InitReport) -> None:
     hookinstall.install(repo)  # the protocol check the shim runs, in <common>/po/hooks
     folder = _hooks_dir(repo)
+    if in_work_tree(repo, folder):
+        _propose(repo, folder, report)
+        return
     folder.mkdir(parents=True, exist_ok=True)
     for name in HOOKS:
         path = folder / name
@@ -195,6 +249,40 @@ def uninstall_hooks(repo: Repo, report: InitReport) -> None:
             report.add(f"hook {shown}: none installed")
 
 
+def _remove_worker_hooks(repo: Repo, report: InitReport) -> None:
+    """<common>/po/hooks, unless a plan is recorded (its workers use them; start puts them
+    back anyway), then <common>/po if nothing else is in it."""
+    folder = layout.hooks_dir(repo.common_dir)
+    if not folder.is_dir():
+        return
+    if list_plans(repo):
+        report.add(
+            f"worker hooks: kept {folder} (plans are recorded here; git po clean --all "
+            "removes a plan)"
+        )
+        return
+    hookinstall.remove_tree(folder)
+    with contextlib.suppress(OSError):
+        folder.parent.rmdir()  # only when empty
+    report.add(f"worker hooks: removed {folder}")
+
+
+def _remove_example(repo: Repo, report: InitReport) -> None:
+    top = repo.workdir
+    if top is None:
+        return
+    target = top / EXAMPLE_PLAN
+    if not target.is_file() or target.is_symlink():
+        return
+    if target.read_text(errors="replace") != EXAMPLE:
+        report.add(f"example plan: {EXAMPLE_PLAN} was edited (kept)")
+    elif repo.tracked_under(target):
+        report.add(f"example plan: {EXAMPLE_PLAN} is tracked (kept)")
+    else:
+        target.unlink()
+        report.add(f"example plan: removed {EXAMPLE_PLAN} (unchanged since init)")
+
+
 def _check_remote(repo: Repo, remote: str) -> None:
     if not remote or remote.startswith("-") or repo.config(f"remote.{remote}.url") is None:
         raise UsageError(f"no remote named {remote!r}", hint="see git remote -v")
@@ -213,6 +301,8 @@ def init(
         _check_remote(repo, share)
     if uninstall:
         uninstall_hooks(repo, report)
+        _remove_worker_hooks(repo, report)
+        _remove_example(repo, report)
         if repo.remove_local_config(key, value):
             report.add(f"config: removed {key}={value}")
         if share is not None:

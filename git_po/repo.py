@@ -483,6 +483,17 @@ class Repo:
             return p
         return self.common_dir / "hooks"
 
+    def tracked_under(self, path: Path) -> bool:
+        """Whether this checkout's index holds path, or a file below it."""
+        if self.workdir is None:
+            return False
+        try:
+            rel = path.resolve().relative_to(self.workdir).as_posix()
+        except ValueError:
+            return False
+        prefix = "" if rel == "." else rel + "/"
+        return any(e.path == rel or e.path.startswith(prefix) for e in self._r.index)
+
     # --- saving a worktree's uncommitted work -------------------------------------------
 
     def open_worktree(self, worktree: Path) -> pygit2.Repository:
@@ -754,7 +765,38 @@ class Repo:
         if value not in self.local_config_values(key):
             return False
         self._local_config().delete_multivar(key, "^" + re.escape(value) + "$")
+        section = key.rpartition(".")[0]
+        if "." not in section:
+            self._drop_empty_section(section)
         return True
+
+    def _drop_empty_section(self, section: str) -> None:
+        """Take out a `[section]` header left with no entries (libgit2, like git config
+        --unset, leaves it), so undoing a setting leaves the file as it was. Written through
+        config.lock as git does; skipped when someone else holds it."""
+        prefix = section.lower() + "."
+        if any(e.name.lower().startswith(prefix) for e in self._local_config()):
+            return
+        path = self.common_dir / "config"
+        lines = path.read_text().splitlines(keepends=True)
+        header = re.compile(r"\s*\[\s*" + re.escape(section) + r"\s*\]\s*$", re.IGNORECASE)
+        keep: list[str] = []
+        for i, line in enumerate(lines):
+            if header.match(line):
+                rest = [x.strip() for x in lines[i + 1 :] if x.strip()]
+                if not rest or rest[0].startswith("["):
+                    continue
+            keep.append(line)
+        if len(keep) == len(lines):
+            return
+        lock = path.with_name("config.lock")
+        try:
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            return
+        with os.fdopen(fd, "w") as f:
+            f.write("".join(keep))
+        os.replace(lock, path)
 
     def _local_config(self) -> pygit2.Config:
         return pygit2.Config(str(self.common_dir / "config"))
