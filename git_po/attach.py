@@ -1,5 +1,6 @@
-"""`git po attach TASK`: an interactive Claude Code session on a task's session, in its worktree
-(`claude --resume SESSION`), so a person can talk to a worker.
+"""`git po attach TASK`: an interactive session of the task's agent on its session, in its
+worktree (`claude --resume SESSION`, `codex resume SESSION`, ...), so a person can talk to a
+worker.
 
 While the session lasts, <git-common-dir>/po/plans/<plan>/attached/<task> holds
 `pid <pid of git po attach> since <time>`: the orchestrator does not start that task while the
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from git_po import config, hookinstall, local, proc
-from git_po.agents import ClaudeProfile
+from git_po.agents import profile
 from git_po.errors import AgentMissing, StateConflict
 from git_po.lookup import TaskRef
 from git_po.repo import Repo
@@ -66,29 +67,40 @@ def prepare(repo: Repo, ref: TaskRef, claude_path: str | None = None) -> Session
     if holder is not None:
         raise StateConflict(f"someone is already attached to task {ref} (pid {holder})")
     session = st.session_id
+    agent = st.agent or "claude"
     if not session:
         raise StateConflict(
-            f"task {ref} has no Claude session to resume"
-            + (f" (its agent is {st.agent})" if st.agent and st.agent != "claude" else ""),
-            hint="only claude tasks that started a session can be attached to",
+            f"task {ref} has no {agent} session to resume",
+            hint="only tasks whose agent reported a session can be attached to",
         )
     if not st.worktree or not Path(st.worktree).is_dir():
         raise StateConflict(
             f"the worktree of task {ref} is not on this machine ({st.worktree or 'none'})",
-            hint="claude resumes a session only in the directory it ran in",
+            hint="agents resume a session only in the directory it ran in",
         )
-    prof = ClaudeProfile(claude_path or config.claude_path(repo))
-    exe = prof.executable()
-    if exe is None:
-        where = claude_path or config.claude_path(repo) or "claude on PATH"
+    plan = stored_plan(repo, ref.plan)
+    task = plan.task(ref.task)
+    path = claude_path or config.claude_path(repo)
+    try:
+        prof = profile(agent, claude_path=path, specs=plan.agents, gitdir=Path(repo.common_dir))
+    except KeyError:
+        raise StateConflict(
+            f"task {ref} ran agent {agent!r}, which this plan no longer defines"
+        ) from None
+    if prof.executable() is None:
+        where = (path or "claude on PATH") if agent == "claude" else agent
         raise AgentMissing(
-            f"the claude executable was not found ({where})",
-            hint="point --claude or git config po.claudePath at it",
+            f"the {agent} executable was not found ({where})",
+            hint="point --claude or git config po.claudePath at it"
+            if agent == "claude"
+            else f"install it, or point git config po.agent.{agent}.executable at it",
         )
-    argv = [exe, "--resume", session]
-    task = stored_plan(repo, ref.plan).task(ref.task)
-    if task.model:
-        argv += ["--model", task.model]
+    argv = prof.attach_argv(task, session)
+    if argv is None:
+        raise StateConflict(
+            f"the {agent} agent cannot resume a session interactively",
+            hint=f"look at its transcript: git po logs {ref}",
+        )
     hooks = hookinstall.install(repo)
     env = proc.child_env(hookinstall.worker_git_env(hooks))
     return Session(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
 from git_po import layout
+from git_po.agents.spec import from_git_config
 from git_po.errors import PoError, UsageError
-from git_po.plan import AGENTS, PERMISSION_MODES, parse_duration
+from git_po.plan import AGENT_TABLES, AGENTS, PERMISSION_MODES, parse_duration
 from git_po.repo import Repo
 
 KEYS = {
@@ -19,7 +21,8 @@ KEYS = {
     "po.worktreeDir": "where task worktrees go; default: a per-user data directory "
     "(~/.local/share/git-po/worktrees/<repo>-<hash>)",
     "po.stopGrace": "seconds between SIGTERM and SIGKILL when stopping a worker; default 10",
-    "po.agent": "agent for tasks whose plan names none (claude, shell)",
+    "po.agent": "agent for tasks whose plan names none (claude, shell, codex, gemini, aider, "
+    "opencode, or one of po.agent.NAME.*)",
     "po.model": "claude --model for tasks whose plan sets none",
     "po.permissionMode": "claude --permission-mode for tasks whose plan sets none",
     "po.timeout": "whole-attempt timeout for tasks whose plan sets none",
@@ -54,6 +57,9 @@ def plan_fallbacks(repo: Repo) -> dict[str, object]:
     """[defaults] values from git config, typed and checked as a plan's would be; a bad value
     is reported against its git config key (exit 2), not against the plan file."""
     out: dict[str, object] = {}
+    tables = agent_tables(repo)
+    if tables:
+        out[AGENT_TABLES] = tables
     for key, cfg in PLAN_FALLBACKS.items():
         raw = repo.config(cfg)
         if raw is None:
@@ -79,8 +85,8 @@ def plan_fallbacks(repo: Repo) -> dict[str, object]:
             out[key] = number
         elif key == "permission_mode" and value not in PERMISSION_MODES:
             problem = f"is not one of {', '.join(PERMISSION_MODES)}"
-        elif key == "agent" and value not in AGENTS:
-            problem = f"is not one of {', '.join(AGENTS)}"
+        elif key == "agent" and value not in (*AGENTS, *tables):
+            problem = f"is not one of {', '.join((*AGENTS, *tables))}"
         elif key == "model" and (not value or value.startswith("-")):
             problem = "is not a model name"
         else:
@@ -91,6 +97,11 @@ def plan_fallbacks(repo: Repo) -> dict[str, object]:
                 hint=f"fix it with: git config {cfg} <value>, or git config --unset {cfg}",
             )
     return out
+
+
+def agent_tables(repo: Repo) -> dict[str, dict[str, Any]]:
+    """Profiles of the user's own (and changes to built-in ones): po.agent.NAME.KEY."""
+    return from_git_config(list(repo.config_items("po.agent.")))
 
 
 def integration_branch(repo: Repo) -> str | None:

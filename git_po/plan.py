@@ -14,16 +14,20 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from git_po.errors import PlanError, PlanProblem
 from git_po.graph import Graph
 from git_po.protocol import ID_PATTERN
 
+if TYPE_CHECKING:
+    from git_po.agents.spec import AgentSpec
+
 _ID = re.compile(rf"^{ID_PATTERN}$")
 MAX_ID_LENGTH = 64
 RESERVED_TASK_IDS = frozenset({"integration"})
-AGENTS = ("claude", "shell")
+# the agents a plan may name without defining them ([agents.NAME] adds more)
+AGENTS = ("claude", "shell", "codex", "gemini", "aider", "opencode")
 PERMISSION_MODES = ("default", "acceptEdits", "bypassPermissions", "plan", "dontAsk")
 
 TOP_KEYS = (
@@ -35,6 +39,7 @@ TOP_KEYS = (
     "integration_branch",
     "budget_usd",
     "description",
+    "agents",
     "defaults",
     "tasks",
 )
@@ -70,6 +75,8 @@ DEFAULT_KEYS = (
 )
 
 DEFAULT_MAX_WORKERS = 3
+CODE_AGENTS = ("claude", "shell")
+AGENT_TABLES = "agent tables"  # key of fallbacks holding po.agent.NAME.* tables
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,8 @@ class Plan:
     integration_branch: str | None = None  # branch integrate merges into; None: the default
     budget_usd: float | None = None  # for the whole plan, across tasks and attempts
     graph: Graph = field(compare=False, default_factory=lambda: Graph({}))
+    # agent profiles made of data (built-ins, git config po.agent.NAME.*, [agents.NAME])
+    agents: Mapping[str, AgentSpec] = field(compare=False, default_factory=dict)
 
     def task(self, task_id: str) -> Task:
         for t in self.tasks:
@@ -307,12 +316,16 @@ def parse_plan(
         )
         max_workers = DEFAULT_MAX_WORKERS
 
+    specs = _agent_specs(data.get("agents", {}), fallbacks or {}, loc, problem)
+    known = (*CODE_AGENTS, *specs)
+
     def check_agent(value: object, *path: str) -> str:
-        if not isinstance(value, str) or value not in AGENTS:
+        if not isinstance(value, str) or value not in known:
             problem(
                 loc.line(*path),
                 f"unknown agent {value!r}",
-                _did_you_mean(str(value), AGENTS) or f"use one of: {', '.join(AGENTS)}",
+                _did_you_mean(str(value), known)
+                or f"use one of: {', '.join(known)}, or define it in [agents.{value}]",
             )
             return "claude"
         return value
@@ -445,7 +458,25 @@ def parse_plan(
         integration_branch=integration_branch if isinstance(integration_branch, str) else None,
         budget_usd=float(plan_budget) if plan_budget is not None else None,
         graph=graph,
+        agents=specs,
     )
+
+
+def _agent_specs(
+    raw: object, fallbacks: Mapping[str, object], loc: _Locator, problem: Problem
+) -> dict[str, AgentSpec]:
+    from git_po.agents.registry import resolve
+
+    if not isinstance(raw, dict):
+        problem(loc.line("agents"), "agents must be tables: [agents.<name>]")
+        raw = {}
+    tables = fallbacks.get(AGENT_TABLES)
+    specs, found = resolve(raw, tables if isinstance(tables, dict) else {})
+    for name, key, message in found:
+        where = loc.line("agents", name, key) if key else loc.line("agents", name)
+        fix = "see AGENTS in man git-po" if name in raw else f"see git config po.agent.{name}.*"
+        problem(where, message, fix)
+    return specs
 
 
 def _stored_prompt(prompts: Mapping[str, str], tid: str) -> PromptReader:

@@ -67,7 +67,9 @@ def _profiles(repo: Repo, plan: Plan, claude_path: str | None) -> dict[str, Agen
     for task in plan.tasks:
         if task.agent in profiles:
             continue
-        prof = profile(task.agent, claude_path=path)
+        prof = profile(
+            task.agent, claude_path=path, specs=plan.agents, gitdir=Path(repo.common_dir)
+        )
         if prof.executable() is None:
             if task.agent == "claude":
                 where = path or "claude on PATH"
@@ -76,7 +78,15 @@ def _profiles(repo: Repo, plan: Plan, claude_path: str | None) -> dict[str, Agen
                     hint="install Claude Code (npm install -g @anthropic-ai/claude-code), "
                     "or point --claude / git config po.claudePath at it",
                 )
-            raise AgentMissing(f"the {task.agent} agent's executable was not found")
+            spec = plan.agents.get(task.agent)
+            if spec is None:
+                raise AgentMissing(f"the {task.agent} agent's executable was not found")
+            raise AgentMissing(
+                f"the {task.agent} executable was not found ({spec.program}"
+                + (" on PATH)" if "/" not in spec.program else ")"),
+                hint=f"install {task.agent}, or point git config "
+                f"po.agent.{task.agent}.executable at it",
+            )
         profiles[task.agent] = prof
     return profiles
 

@@ -122,7 +122,7 @@ class LaunchMixin(_RunBase):
         run_task = task
         if task.budget_usd is not None:
             run_task = replace(task, budget_usd=round(task.budget_usd - spent, 4))
-        launch = prof.launch(run_task, prompt, resume)
+        launch = prof.launch(run_task, prompt, resume, path)
         assert self.hooks is not None
         env = child_env(
             {
@@ -222,11 +222,12 @@ class LaunchMixin(_RunBase):
     def _session_to_resume(self, task: Task, st: TaskState, path: Path) -> str | None:
         """The session a later attempt continues: the newest one, unless resuming it already
         failed without a single turn (then start afresh, with the branch as the memory)."""
-        if task.agent != "claude" or not st.attempts:
+        prof = self.prep.profiles.get(task.agent)
+        if not st.attempts or prof is None or not prof.resumes:
             return None
         last = st.attempts[-1]
         if st.worktree and Path(st.worktree) != path:
-            return None  # claude resumes a session only from the directory it ran in
+            return None  # agents resume a session only from the directory it ran in
         if last.resumed_session and not last.num_turns and last.head_after == last.head_before:
             return None
         return st.session_id

@@ -46,7 +46,16 @@ KEYS: dict[str, dict[str, Any]] = {
         "description": "revision root tasks branch from; default HEAD",
     },
     "max_workers": {"type": "integer", "minimum": 1, "description": "most workers at once"},
-    "agent": {"enum": list(plan.AGENTS), "description": "agent profile; default claude"},
+    "agent": {
+        **_ID,
+        "examples": list(plan.AGENTS),
+        "description": "agent profile (built in, or defined in [agents.NAME]); default claude",
+    },
+    "agents": {
+        "type": "object",
+        "description": "[agents.NAME] tables: agent profiles of your own (see man git-po, AGENTS)",
+        "additionalProperties": {"type": "object"},
+    },
     "verify": {"type": "string", "minLength": 1, "description": "command gating [COMPLETE]"},
     "integration_branch": {
         "type": "string",

@@ -18,6 +18,7 @@ from git_po.local import RunLock, pid_alive
 from git_po.lookup import TaskRef
 from git_po.repo import Repo
 from git_po.state import Attempt, State, StateStore, TaskState
+from git_po.transcript_events import EventRenderer
 
 RESULT_LINES = 6  # lines of a tool result shown
 LINE_CHARS = 240  # characters of one shown line
@@ -260,10 +261,12 @@ class PlainRenderer:
         return [raw.rstrip("\n")]
 
 
-Renderer = ClaudeRenderer | PlainRenderer
+Renderer = ClaudeRenderer | PlainRenderer | EventRenderer
 
 
 def renderer_for(attempt: Attempt, *, color: bool = False) -> Renderer:
+    if attempt.transcript.endswith(".jsonl") and attempt.agent not in ("claude", ""):
+        return EventRenderer(color=color)
     if attempt.transcript.endswith(".jsonl"):
         return ClaudeRenderer(color=color)
     return PlainRenderer()

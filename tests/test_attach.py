@@ -97,11 +97,11 @@ def test_attach_is_refused_while_a_worker_runs(repo: Path, tmp_path: Path) -> No
         orchestrator.wait(timeout=60)
 
 
-def test_attach_needs_a_claude_session(repo: Path, tmp_path: Path) -> None:
+def test_attach_needs_a_session_of_the_agent(repo: Path, tmp_path: Path) -> None:
     env = fake_env(tmp_path)
     assert start(repo, write_plan(tmp_path, "p", PLAN), env=env).code == 0
     shell = _attach(repo, env, "", "sh")
-    assert shell.returncode == 5 and "no Claude session" in shell.stderr, shell.stderr
+    assert shell.returncode == 5 and "no shell session" in shell.stderr, shell.stderr
     assert _attach(repo, env, "", "nosuch").returncode == 6
     missing = _attach(repo, env, "", "a", "--claude", str(tmp_path / "no-claude"))
     assert missing.returncode == 3, missing.stderr

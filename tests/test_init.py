@@ -305,7 +305,7 @@ def test_schema_is_draft_2020_12_and_knows_every_plan_key(plan_schema: dict[str,
     assert set(props) == set(plan.TOP_KEYS)
     assert set(props["defaults"]["properties"]) == set(plan.DEFAULT_KEYS)
     assert set(plan_schema["$defs"]["task"]["properties"]) == set(plan.TASK_KEYS)
-    assert props["agent"]["enum"] == list(plan.AGENTS)
+    assert props["agent"]["examples"] == list(plan.AGENTS)
 
 
 @pytest.mark.parametrize("source", ["demo", "readme", "example"])
@@ -324,7 +324,7 @@ def test_schema_accepts_the_shipped_plans(plan_schema: dict[str, Any], source: s
         '[defaults]\nprompt = "p"\n[tasks.a]\nprompt = "p"\n',  # prompt is per task
         '[tasks."a b"]\nprompt = "p"\n',  # not a safe id
         '[tasks.a]\nprompt = "p"\ntimeout = "soon"\n',  # not a duration
-        '[tasks.a]\nprompt = "p"\nagent = "robot"\n',
+        '[tasks.a]\nprompt = "p"\nagent = "-robot"\n',
         '[tasks.a]\ndepends_on = ["b"]\n',  # no prompt, prompt_file or run
         'max_workers = 0\n[tasks.a]\nprompt = "p"\n',
     ],

@@ -74,10 +74,16 @@ class TranscriptReader:
 class AgentProfile(Protocol):
     name: str
     transcript_suffix: str
+    resumes: bool  # a later attempt can continue the session of the one before
 
     def executable(self) -> str | None:
         """The resolved executable, or None when it cannot be found."""
 
-    def launch(self, task: Task, prompt: str, resume_session: str | None) -> Launch: ...
+    def launch(
+        self, task: Task, prompt: str, resume_session: str | None, worktree: Path | None = None
+    ) -> Launch: ...
 
     def reader(self, path: Path) -> TranscriptReader: ...
+
+    def attach_argv(self, task: Task, session: str) -> list[str] | None:
+        """The interactive command that resumes session, or None when the agent has none."""

@@ -18,6 +18,7 @@ MAX_ARGV_PROMPT = 100_000
 class ClaudeProfile:
     name = "claude"
     transcript_suffix = ".jsonl"
+    resumes = True
 
     def __init__(self, claude_path: str | None = None) -> None:
         self.claude_path = claude_path
@@ -30,7 +31,9 @@ class ClaudeProfile:
             return str(p.resolve()) if p.is_file() and os.access(p, os.X_OK) else None
         return shutil.which(want)
 
-    def launch(self, task: Task, prompt: str, resume_session: str | None) -> Launch:
+    def launch(
+        self, task: Task, prompt: str, resume_session: str | None, worktree: Path | None = None
+    ) -> Launch:
         exe = self.executable()
         assert exe is not None
         argv = [exe, "-p"]
@@ -54,6 +57,12 @@ class ClaudeProfile:
             # variadic in the CLI: keep it last so it swallows nothing else
             argv += ["--allowedTools", *task.allowed_tools]
         return Launch(argv, stdin)
+
+    def attach_argv(self, task: Task, session: str) -> list[str] | None:
+        exe = self.executable()
+        if exe is None:
+            return None
+        return [exe, "--resume", session, *(["--model", task.model] if task.model else [])]
 
     def reader(self, path: Path) -> TranscriptReader:
         return StreamJsonReader(path, TranscriptSummary())

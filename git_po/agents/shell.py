@@ -16,14 +16,20 @@ from git_po.plan import Task
 class ShellProfile:
     name = "shell"
     transcript_suffix = ".log"
+    resumes = False
 
     def executable(self) -> str | None:
         return shutil.which("sh")
 
-    def launch(self, task: Task, prompt: str, resume_session: str | None) -> Launch:
+    def launch(
+        self, task: Task, prompt: str, resume_session: str | None, worktree: Path | None = None
+    ) -> Launch:
         assert task.run is not None
         sh = self.executable() or "/bin/sh"
         return Launch([sh, "-c", task.run])
+
+    def attach_argv(self, task: Task, session: str) -> list[str] | None:
+        return None
 
     def reader(self, path: Path) -> TranscriptReader:
         return _TextReader(path, TranscriptSummary())

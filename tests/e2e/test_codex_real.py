@@ -1,0 +1,222 @@
+"""The real Codex CLI (`codex exec --json`, pinned in tests/e2e/package.json) as git po's worker,
+against the scripted Responses API in fake_openai.py: a worker that edits files and commits
+[COMPLETE], one that resumes its session after a stop, one that hits a 429, and a plan that
+mixes claude, codex and shell workers.
+
+Codex is pointed at the fake with a model provider in $CODEX_HOME/config.toml (its
+OPENAI_BASE_URL is not read by 0.171's built-in provider); the worker runs with
+permission_mode = "acceptEdits" as the README documents (workspace-write sandbox, git dir added).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import git, run_po
+from tests.e2e.conftest import _ORIGINAL_ENV, _REQUIRED, E2E_DIR
+from tests.e2e.fake_api import FakeAnthropic, Reply, bash
+from tests.e2e.fake_openai import Fail, FakeResponses, Run, Say
+
+pytestmark = pytest.mark.e2e
+
+CODEX = E2E_DIR / "node_modules" / ".bin" / "codex"
+
+
+def _pinned() -> str:
+    return str(json.loads((E2E_DIR / "package.json").read_text())["dependencies"]["@openai/codex"])
+
+
+@pytest.fixture(scope="session")
+def codex_cli() -> Path:
+    why = None
+    if not CODEX.exists():
+        why = f"{CODEX} is not installed (npm ci in {E2E_DIR})"
+    else:
+        out = subprocess.run(
+            [str(CODEX), "--version"], capture_output=True, text=True, env=_ORIGINAL_ENV
+        )
+        if _pinned() not in out.stdout:
+            why = f"{CODEX} --version is {out.stdout.strip()!r}, want {_pinned()}"
+    if why:
+        if _REQUIRED:
+            pytest.fail(f"real Codex CLI required (GIT_PO_E2E_REQUIRED=1): {why}")
+        pytest.skip(why)
+    return CODEX
+
+
+@pytest.fixture
+def responses() -> Iterator[FakeResponses]:
+    with FakeResponses() as api:
+        yield api
+
+
+@pytest.fixture
+def codex_env(
+    responses: FakeResponses, tmp_path: Path, codex_cli: Path, repo: Path
+) -> dict[str, str]:
+    """CODEX_HOME with a model provider that is the fake; git config names the real CLI."""
+    home = tmp_path / "codex-home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        f"""model = "gpt-test"
+model_provider = "fake"
+[model_providers.fake]
+name = "fake"
+base_url = "{responses.base_url}"
+env_key = "OPENAI_API_KEY"
+wire_api = "responses"
+supports_websockets = false
+request_max_retries = 0
+stream_max_retries = 0
+"""
+    )
+    git(repo, "config", "po.agent.codex.executable", str(codex_cli))
+    git(repo, "config", "po.retryDelay", "0")
+    git(repo, "config", "po.cooldown", "0")
+    no_proxy = "127.0.0.1,localhost"
+    return {
+        "CODEX_HOME": str(home),
+        "OPENAI_API_KEY": "sk-test",
+        "NO_PROXY": no_proxy,
+        "no_proxy": no_proxy,
+    }
+
+
+def _plan(repo: Path, text: str) -> Path:
+    path = repo.parent / "plans" / "cx.toml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def _status(repo: Path, env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    res = run_po(repo, "status", "cx", "--json", env=env)
+    assert res.code == 0, res
+    return {t["id"]: t for t in json.loads(res.out)["tasks"]}
+
+
+COMMIT = "printf 'hello\\n' > {f} && git add -A && git commit -q -m '{subject}'"
+
+
+def test_codex_worker_edits_commits_and_reports(
+    repo: Path, responses: FakeResponses, codex_env: dict[str, str]
+) -> None:
+    responses.add_script(
+        "w", [Run(COMMIT.format(f="hello.txt", subject="[COMPLETE] hello")), Say("Done.")]
+    )
+    plan = _plan(
+        repo,
+        '[defaults]\nagent = "codex"\npermission_mode = "acceptEdits"\n'
+        '[tasks.hello]\nprompt = "Write hello.txt. [script:w]"\n',
+    )
+    res = run_po(repo, "start", str(plan), "--no-live", env=codex_env, timeout=120)
+    assert res.code == 0, f"{res}\n{responses.describe()}"
+    st = _status(repo, codex_env)["hello"]
+    assert st["state"] == "complete", st
+    assert st["agent"] == "codex"
+    assert st["session_id"], st
+    assert git(repo, "show", "po/cx/hello:hello.txt") == "hello\n"
+    assert git(repo, "log", "-1", "--format=%s", "po/cx/hello").strip() == "[COMPLETE] hello"
+    assert responses.turns_served("w") == [0, 1]
+    logs = run_po(repo, "logs", "cx/hello", env=codex_env)
+    assert logs.code == 0, logs
+    assert "command_execution" in logs.out and "Done." in logs.out, logs.out
+
+
+def test_codex_resumes_its_session_after_a_stop(
+    repo: Path, responses: FakeResponses, codex_env: dict[str, str]
+) -> None:
+    responses.add_script(
+        "r",
+        [
+            Run(COMMIT.format(f="a.txt", subject="[CHECKPOINT] a")),
+            Say("Stopping here."),
+            Run(COMMIT.format(f="b.txt", subject="[COMPLETE] a and b")),
+        ],
+    )
+    plan = _plan(
+        repo,
+        '[tasks.ab]\nagent = "codex"\npermission_mode = "acceptEdits"\nretries = 1\n'
+        'prompt = "Write a.txt then b.txt. [script:r]"\n',
+    )
+    res = run_po(repo, "start", str(plan), "--no-live", env=codex_env, timeout=180)
+    log = responses.describe()
+    assert res.code == 0, f"{res}\n{log}"
+    st = _status(repo, codex_env)["ab"]
+    assert st["state"] == "complete", st
+    # the second attempt continued the script: its history came back with `codex exec resume`
+    assert responses.turns_served("r") == [0, 1, 2, 3], log
+    state = git(repo, "show", "refs/po/cx/tasks/ab:state.toml")
+    assert state.count("resumed_session") == 1, state
+    assert git(repo, "show", "po/cx/ab:b.txt") == "hello\n"
+
+
+def test_codex_429_is_a_rate_limit(
+    repo: Path, responses: FakeResponses, codex_env: dict[str, str]
+) -> None:
+    responses.add_script("l", [Fail(429, "Rate limit reached for gpt-test")])
+    plan = _plan(
+        repo,
+        '[tasks.lim]\nagent = "codex"\npermission_mode = "acceptEdits"\n'
+        'prompt = "Anything. [script:l]"\n',
+    )
+    res = run_po(repo, "start", str(plan), "--no-live", env=codex_env, timeout=180)
+    assert res.code != 0, res
+    st = _status(repo, codex_env)["lim"]
+    assert st["state"] == "failed", st
+    assert "rate limit" in str(st["reason"]).lower(), (st, responses.describe())
+
+
+def test_mixed_plan_claude_codex_shell(
+    repo: Path,
+    responses: FakeResponses,
+    codex_env: dict[str, str],
+    fake_api: FakeAnthropic,
+    claude_cli: Path,
+    claude_env: dict[str, str],
+) -> None:
+    responses.add_script("cx", [Run(COMMIT.format(f="codex.txt", subject="[COMPLETE] codex"))])
+    fake_api.add_script(
+        "cl", [Reply([bash(COMMIT.format(f="claude.txt", subject="[COMPLETE] claude"))])]
+    )
+    plan = _plan(
+        repo,
+        """
+[defaults]
+permission_mode = "acceptEdits"
+[tasks.by-claude]
+agent = "claude"
+allowed_tools = ["Bash(git *)", "Bash(printf *)", "Edit", "Write", "Read"]
+prompt = "Write claude.txt. [script:cl]"
+[tasks.by-codex]
+agent = "codex"
+prompt = "Write codex.txt. [script:cx]"
+[tasks.by-shell]
+agent = "shell"
+depends_on = ["by-claude", "by-codex"]
+run = "cat claude.txt codex.txt > both.txt && git add -A && git commit -q -m '[COMPLETE] both'"
+""",
+    )
+    env = {**claude_env, **codex_env}
+    res = run_po(
+        repo, "start", str(plan), "--no-live", "--claude", str(claude_cli), env=env, timeout=180
+    )
+    assert res.code == 0, f"{res}\n{responses.describe()}\n{fake_api.describe()}"
+    tasks = _status(repo, env)
+    assert {t: s["state"] for t, s in tasks.items()} == {
+        "by-claude": "complete",
+        "by-codex": "complete",
+        "by-shell": "complete",
+    }
+    assert {t: s["agent"] for t, s in tasks.items()} == {
+        "by-claude": "claude",
+        "by-codex": "codex",
+        "by-shell": "shell",
+    }
+    assert git(repo, "show", "po/cx/by-shell:both.txt") == "hello\nhello\n"
