@@ -41,11 +41,12 @@ auth = '(?i)\b401\b|unauthorized|invalid.{0,20}api.?key|not logged in'
 about = """permission_mode = "acceptEdits" runs gemini with --approval-mode auto_edit and
 allows its shell tool for git (run_shell_command(git)), so it can edit files and commit;
 "bypassPermissions" runs it with --approval-mode yolo; "plan" is read-only. Headless gemini
-refuses every tool call that would need an approval."""
-command = ["gemini", "--output-format", "stream-json", "{permission}", "--model", "{model}",
-           "--prompt", "{prompt}"]
-resume = ["gemini", "--output-format", "stream-json", "{permission}", "--model", "{model}",
-          "--resume", "{session}", "--prompt", "{prompt}"]
+refuses every tool call that would need an approval, and --skip-trust trusts the task's
+worktree for the session (else gemini falls back to the default approval mode there)."""
+command = ["gemini", "--output-format", "stream-json", "--skip-trust", "{permission}",
+           "--model", "{model}", "--prompt", "{prompt}"]
+resume = ["gemini", "--output-format", "stream-json", "--skip-trust", "{permission}",
+          "--model", "{model}", "--resume", "{session}", "--prompt", "{prompt}"]
 attach = ["gemini", "--resume", "{session}"]
 format = "jsonl"
 session_id = "init:session_id"

@@ -1,11 +1,12 @@
-"""The real Codex CLI (`codex exec --json`, pinned in tests/e2e/package.json) as git po's worker,
-against the scripted Responses API in fake_openai.py: a worker that edits files and commits
-[COMPLETE], one that resumes its session after a stop, one that hits a 429, and a plan that
-mixes claude, codex and shell workers.
+"""The real Codex CLI (`codex exec --json`) and Gemini CLI (`gemini --output-format
+stream-json`), pinned in tests/e2e/package.json, as git po's workers against the scripted APIs in
+fake_models.py: for each, a worker that edits files and commits [COMPLETE], one that resumes its
+session after a stop, one that hits a 429; and a plan that mixes claude, codex and shell workers.
 
-Codex is pointed at the fake with a model provider in $CODEX_HOME/config.toml (its
-OPENAI_BASE_URL is not read by 0.171's built-in provider); the worker runs with
-permission_mode = "acceptEdits" as the README documents (workspace-write sandbox, git dir added).
+Codex is pointed at the fake with a model provider in $CODEX_HOME/config.toml (0.171's built-in
+provider does not read OPENAI_BASE_URL); Gemini CLI with GOOGLE_GEMINI_BASE_URL and an API key
+chosen in its settings.json. Workers run with permission_mode = "acceptEdits", as the README
+documents for each.
 """
 
 from __future__ import annotations
@@ -21,33 +22,39 @@ import pytest
 from tests.conftest import git, run_po
 from tests.e2e.conftest import _ORIGINAL_ENV, _REQUIRED, E2E_DIR
 from tests.e2e.fake_api import FakeAnthropic, Reply, bash
-from tests.e2e.fake_openai import Fail, FakeResponses, Run, Say
+from tests.e2e.fake_models import Fail, FakeResponses, Run, Say, Write
 
 pytestmark = pytest.mark.e2e
 
-CODEX = E2E_DIR / "node_modules" / ".bin" / "codex"
 
-
-def _pinned() -> str:
-    return str(json.loads((E2E_DIR / "package.json").read_text())["dependencies"]["@openai/codex"])
+def _real_cli(name: str, package: str) -> Path:
+    """The pinned CLI in tests/e2e/node_modules (skipped when absent, unless CI requires it)."""
+    exe = E2E_DIR / "node_modules" / ".bin" / name
+    pinned = str(json.loads((E2E_DIR / "package.json").read_text())["dependencies"][package])
+    why = None
+    if not exe.exists():
+        why = f"{exe} is not installed (npm ci in {E2E_DIR})"
+    else:
+        out = subprocess.run(
+            [str(exe), "--version"], capture_output=True, text=True, env=_ORIGINAL_ENV, timeout=60
+        )
+        if pinned not in out.stdout:
+            why = f"{exe} --version is {out.stdout.strip()!r}, want {pinned}"
+    if why:
+        if _REQUIRED:
+            pytest.fail(f"real {package} required (GIT_PO_E2E_REQUIRED=1): {why}")
+        pytest.skip(why)
+    return exe
 
 
 @pytest.fixture(scope="session")
 def codex_cli() -> Path:
-    why = None
-    if not CODEX.exists():
-        why = f"{CODEX} is not installed (npm ci in {E2E_DIR})"
-    else:
-        out = subprocess.run(
-            [str(CODEX), "--version"], capture_output=True, text=True, env=_ORIGINAL_ENV
-        )
-        if _pinned() not in out.stdout:
-            why = f"{CODEX} --version is {out.stdout.strip()!r}, want {_pinned()}"
-    if why:
-        if _REQUIRED:
-            pytest.fail(f"real Codex CLI required (GIT_PO_E2E_REQUIRED=1): {why}")
-        pytest.skip(why)
-    return CODEX
+    return _real_cli("codex", "@openai/codex")
+
+
+@pytest.fixture(scope="session")
+def gemini_cli() -> Path:
+    return _real_cli("gemini", "@google/gemini-cli")
 
 
 @pytest.fixture
@@ -102,6 +109,7 @@ def _status(repo: Path, env: dict[str, str]) -> dict[str, dict[str, Any]]:
 
 
 COMMIT = "printf 'hello\\n' > {f} && git add -A && git commit -q -m '{subject}'"
+GIT_COMMIT = "git add -A && git commit -q -m '{subject}'"
 
 
 def test_codex_worker_edits_commits_and_reports(
@@ -220,3 +228,119 @@ run = "cat claude.txt codex.txt > both.txt && git add -A && git commit -q -m '[C
         "by-shell": "shell",
     }
     assert git(repo, "show", "po/cx/by-shell:both.txt") == "hello\nhello\n"
+
+
+# --------------------------------------------------------------------------- gemini
+
+
+@pytest.fixture
+def gemini_env(
+    responses: FakeResponses, tmp_path: Path, gemini_cli: Path, repo: Path
+) -> dict[str, str]:
+    """A HOME whose settings choose API-key auth; the base URL is the fake."""
+    home = tmp_path / "gemini-home"
+    (home / ".gemini").mkdir(parents=True)
+    (home / ".gemini" / "settings.json").write_text(
+        json.dumps(
+            {
+                "security": {"auth": {"selectedType": "gemini-api-key"}},
+                "privacy": {"usageStatisticsEnabled": False},
+            }
+        )
+    )
+    git(repo, "config", "po.agent.gemini.executable", str(gemini_cli))
+    git(repo, "config", "po.retryDelay", "0")
+    git(repo, "config", "po.cooldown", "0")
+    no_proxy = "127.0.0.1,localhost"
+    return {
+        "HOME": str(home),
+        "GOOGLE_GEMINI_BASE_URL": responses.base_url.removesuffix("/v1"),
+        "GEMINI_API_KEY": "test-key",
+        "GEMINI_CLI_NO_RELAUNCH": "true",  # no second node process with a bigger heap
+        "NO_PROXY": no_proxy,
+        "no_proxy": no_proxy,
+    }
+
+
+def test_gemini_worker_edits_commits_and_reports(
+    repo: Path, responses: FakeResponses, gemini_env: dict[str, str]
+) -> None:
+    # acceptEdits: files through write_file, git through the shell (nothing else runs there)
+    responses.add_script(
+        "g",
+        [
+            Write("hello.txt", "hello\n"),
+            Run(GIT_COMMIT.format(subject="[COMPLETE] hello")),
+            Say("Done."),
+        ],
+    )
+    plan = _plan(
+        repo,
+        '[defaults]\nagent = "gemini"\npermission_mode = "acceptEdits"\n'
+        'model = "gemini-2.5-flash"\n[tasks.hello]\nprompt = "Write hello.txt. [script:g]"\n',
+    )
+    res = run_po(repo, "start", str(plan), "--no-live", env=gemini_env, timeout=120)
+    assert res.code == 0, f"{res}\n{responses.describe()}"
+    st = _status(repo, gemini_env)["hello"]
+    assert (st["state"], st["agent"]) == ("complete", "gemini"), st
+    assert st["session_id"], st
+    assert git(repo, "show", "po/cx/hello:hello.txt") == "hello\n"
+    assert responses.turns_served("g") == [0, 1, 2], responses.describe()
+    logs = run_po(repo, "logs", "cx/hello", env=gemini_env)
+    assert logs.code == 0, logs
+    assert "[tool_use]" in logs.out and "Done." in logs.out, logs.out
+
+
+def test_gemini_resumes_its_session_after_a_stop(
+    repo: Path, responses: FakeResponses, gemini_env: dict[str, str]
+) -> None:
+    responses.add_script(
+        "gr",
+        [
+            Write("a.txt", "hello\n"),
+            Run(GIT_COMMIT.format(subject="[CHECKPOINT] a")),
+            Say("Stopping here."),
+            Write("b.txt", "hello\n"),
+            Run(GIT_COMMIT.format(subject="[COMPLETE] a and b")),
+        ],
+    )
+    plan = _plan(
+        repo,
+        '[tasks.ab]\nagent = "gemini"\npermission_mode = "acceptEdits"\nretries = 1\n'
+        'model = "gemini-2.5-flash"\nprompt = "Write a.txt then b.txt. [script:gr]"\n',
+    )
+    res = run_po(repo, "start", str(plan), "--no-live", env=gemini_env, timeout=180)
+    log = responses.describe()
+    assert res.code == 0, f"{res}\n{log}"
+    assert _status(repo, gemini_env)["ab"]["state"] == "complete"
+    # the second attempt's request carried the first one's history (--resume SESSION)
+    assert responses.turns_served("gr") == [0, 1, 2, 3, 4, 5], log
+    state = git(repo, "show", "refs/po/cx/tasks/ab:state.toml")
+    assert state.count("resumed_session") == 1, state
+
+
+def test_gemini_429_is_a_rate_limit(
+    repo: Path, responses: FakeResponses, gemini_env: dict[str, str]
+) -> None:
+    # the text of a real free-tier quota error; gemini gives up on it at once (limit: 0)
+    responses.add_script(
+        "gl",
+        [
+            Fail(
+                429,
+                "You exceeded your current quota. Quota exceeded for metric: "
+                "generativelanguage.googleapis.com/generate_content_free_tier_requests, "
+                "limit: 0, model: gemini-2.5-flash",
+            )
+        ],
+    )
+    plan = _plan(
+        repo,
+        '[tasks.lim]\nagent = "gemini"\npermission_mode = "acceptEdits"\n'
+        'model = "gemini-2.5-flash"\nprompt = "Anything. [script:gl]"\n',
+    )
+    res = run_po(repo, "start", str(plan), "--no-live", env=gemini_env, timeout=180)
+    assert res.code != 0, res
+    st = _status(repo, gemini_env)["lim"]
+    assert st["state"] == "failed", st
+    assert "rate limit" in str(st["reason"]).lower(), (st, responses.describe())

@@ -1,17 +1,23 @@
-"""A scripted, offline stand-in for the OpenAI Responses API (stdlib only), for the real Codex
-CLI, in the style of fake_api.py (the Messages API for Claude Code).
+"""Scripted, offline stand-ins for the OpenAI Responses API (for the real Codex CLI) and the
+Gemini API (for the real Gemini CLI), stdlib only, in the style of fake_api.py (the Messages
+API for Claude Code). One server answers both:
 
-Codex is pointed at it with a model provider in its config.toml (`base_url =
-"http://127.0.0.1:PORT/v1"`, `wire_api = "responses"`). Every request is answered statelessly:
+* ``POST .../responses``: Codex, pointed here by a model provider in its config.toml
+  (`base_url = "http://127.0.0.1:PORT/v1"`, `wire_api = "responses"`);
+* ``POST /v1beta/models/MODEL:streamGenerateContent?alt=sse`` (and ``:generateContent``):
+  Gemini CLI, pointed here by ``GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:PORT``.
+
+Every request is answered statelessly:
 
 * the *script* is picked by a ``[script:NAME]`` marker anywhere in the request body (the
   prompt, or the history of a resumed session);
-* the *turn* is the number of model outputs already in ``input`` (function calls and assistant
-  messages), so a resumed session simply continues the script where the last run stopped.
+* the *turn* is the number of model outputs already in the history (function calls and
+  assistant messages), so a resumed session continues the script where the last run stopped.
 
-A turn is a :class:`Run` (one call of codex's ``exec_command`` tool with a shell command), a
-:class:`Say` (an assistant message that ends the turn) or a :class:`Fail` (an HTTP error with an
-OpenAI-shaped body). Past the last scripted turn the answer is a final message, FINAL_TEXT.
+A turn is a :class:`Run` (one call of the CLI's shell tool: codex's ``exec_command``, gemini's
+``run_shell_command``), a :class:`Write` (gemini's ``write_file``), a :class:`Say` (a message
+that ends the turn) or a :class:`Fail` (an HTTP error with the API's error body).
+Past the last scripted turn the answer is FINAL_TEXT.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import http.server
 import json
 import re
+import shlex
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +45,14 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Write:
+    """A call of the file-writing tool (gemini's ``write_file``; for codex a shell command)."""
+
+    path: str
+    content: str
+
+
+@dataclass(frozen=True)
 class Say:
     text: str
 
@@ -48,7 +63,7 @@ class Fail:
     message: str = "scripted failure"
 
 
-Turn = Run | Say | Fail
+Turn = Run | Write | Say | Fail
 
 
 @dataclass
@@ -60,6 +75,7 @@ class Request:
 
 
 _ERROR_CODES = {429: "rate_limit_exceeded", 401: "invalid_api_key", 500: "server_error"}
+_GOOGLE_STATUS = {429: "RESOURCE_EXHAUSTED", 401: "UNAUTHENTICATED", 503: "UNAVAILABLE"}
 
 
 class FakeResponses:
@@ -85,6 +101,51 @@ class FakeResponses:
         return "\n".join(f"{r.path} script={r.script} turn={r.turn}" for r in self.requests)
 
     # --- answering ---------------------------------------------------------------------
+
+    def _step(self, path: str, body: JSON, turn: int) -> tuple[str | None, Turn]:
+        m = SCRIPT_MARKER.search(json.dumps(body))
+        script = m.group(1) if m else None
+        with self._lock:
+            self.requests.append(Request(path, script, turn, body))
+        turns = self.scripts.get(script or "", [])
+        return script, turns[turn] if turn < len(turns) else Say(FINAL_TEXT)
+
+    def gemini(self, path: str, body: JSON) -> tuple[int, str, bytes]:
+        given = body.get("contents")
+        contents: list[Any] = given if isinstance(given, list) else []
+        turn = sum(1 for c in contents if isinstance(c, dict) and c.get("role") == "model")
+        _, step = self._step(path, body, turn)
+        if isinstance(step, Fail):
+            err = {
+                "error": {
+                    "code": step.status,
+                    "message": step.message,
+                    "status": _GOOGLE_STATUS.get(step.status, "INTERNAL"),
+                }
+            }
+            return step.status, "application/json", json.dumps(err).encode()
+        if isinstance(step, Write):
+            args = {"file_path": step.path, "content": step.content}
+            part: JSON = {"functionCall": {"name": "write_file", "args": args}}
+        elif isinstance(step, Run):
+            part = {
+                "functionCall": {"name": "run_shell_command", "args": {"command": step.command}}
+            }
+        else:
+            part = {"text": step.text}
+        chunk = {
+            "candidates": [
+                {"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}
+            ],
+            "usageMetadata": {
+                "promptTokenCount": 100,
+                "candidatesTokenCount": 20,
+                "totalTokenCount": 120,
+            },
+        }
+        if "alt=sse" in path:
+            return 200, "text/event-stream", f"data: {json.dumps(chunk)}\n\n".encode()
+        return 200, "application/json", json.dumps(chunk).encode()
 
     def answer(self, path: str, body: JSON) -> tuple[int, str, bytes]:
         raw = json.dumps(body)
@@ -115,6 +176,8 @@ class FakeResponses:
             }
             return step.status, "application/json", json.dumps(err).encode()
         n = len(self.requests)
+        if isinstance(step, Write):
+            step = Run(f"printf %s {shlex.quote(step.content)} > {shlex.quote(step.path)}")
         if isinstance(step, Run):
             item: JSON = {
                 "type": "function_call",
@@ -172,6 +235,12 @@ class FakeResponses:
                     body = json.loads(self.rfile.read(size) or b"{}")
                 except ValueError:
                     body = {}
+                if ":countTokens" in self.path:
+                    self._send(200, "application/json", b'{"totalTokens": 100}')
+                    return
+                if "GenerateContent" in self.path or ":generateContent" in self.path:
+                    self._send(*fake.gemini(self.path, body if isinstance(body, dict) else {}))
+                    return
                 if not self.path.rstrip("/").endswith("/responses"):
                     self._send(404, "application/json", b'{"error":{"message":"not found"}}')
                     return
