@@ -27,6 +27,7 @@ class TaskLine:
     output_tokens: int
     reason: str | None
     refused: int = 0  # tool calls the agent's permissions refused
+    agents: list[str] = field(default_factory=list)  # the agent of every attempt, oldest first
 
 
 # how the figures are made, said with them (markdown footnote, "figures" in JSON)
@@ -114,6 +115,7 @@ def build(repo: Repo, plan: str, *, now: float | None = None) -> Report:
                 output_tokens=t.output_tokens,
                 reason=t.reason or (f"kept from run {kept}" if kept else None),
                 refused=t.refused,
+                agents=[a.agent for a in attempts],
             )
         )
     run = stored.run
@@ -162,17 +164,18 @@ def markdown(r: Report) -> str:
     )
     out += [
         "",
-        "| task | state | attempts | agent | verify | cost | refused | note |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| task | by | state | attempts | agent | verify | cost | refused | note |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for t in r.tasks:
+        by = ", ".join(dict.fromkeys(t.agents)) or "-"
         out.append(
-            f"| {_cell(t.id)} | {t.state} | {t.attempts} | {_dur(t.duration_s)} | "
+            f"| {_cell(t.id)} | {by} | {t.state} | {t.attempts} | {_dur(t.duration_s)} | "
             f"{_dur(t.verify_s)} | ${t.cost_usd:.4f} | {t.refused} | {_cell(t.reason or '')} |"
         )
     states = ", ".join(f"{n} {k}" for k, n in sorted(tot["by_state"].items()))
     out.append(
-        f"| **total** | {states} | {tot['attempts']} | {_dur(tot['duration_s'])} | "
+        f"| **total** | | {states} | {tot['attempts']} | {_dur(tot['duration_s'])} | "
         f"{_dur(tot['verify_s'])} | ${tot['cost_usd']:.4f} | {tot['refused']} | |"
     )
     out.append("")

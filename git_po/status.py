@@ -44,6 +44,7 @@ class TaskStatus:
     last_outcome: str | None
     # the class of every attempt, oldest first (see attempts.py): overloaded, complete, ...
     attempt_classes: list[str] = field(default_factory=list)
+    attempt_agents: list[str] = field(default_factory=list)  # the agent of every attempt
     retry_after: str | None = None  # a pending retry waits until then
     # predicted conflicts with other tasks (the conflict radar): [{"task", "files"}]
     conflicts: list[dict[str, Any]] = field(default_factory=list)
@@ -178,6 +179,7 @@ def plan_status(repo: Repo, name: str, *, now: float | None = None) -> PlanStatu
                 last_exit=last.exit_code if last else None,
                 last_outcome=last.outcome if last else None,
                 attempt_classes=[a.outcome or "running" for a in attempts],
+                attempt_agents=[a.agent for a in attempts],
                 retry_after=st.retry_after if st else None,
                 refused=sum(a.permission_denials or 0 for a in attempts),
                 refused_calls=[

@@ -104,6 +104,10 @@ run = "printf b > b.txt && git add -A && git commit -q -m '[COMPLETE] b'"
     tasks = tasks_by_id(status_json(repo, "mix"))
     assert tasks["a"]["state"] == "complete" and tasks["b"]["state"] == "complete"
     assert tasks["a"]["agent"] == "mine" and tasks["b"]["agent"] == "shell"
+    assert tasks["a"]["attempt_agents"] == ["mine"]
+    report = run_po(repo, "report", "mix")
+    assert report.code == 0, report
+    assert "| a | mine | complete |" in report.out and "| b | shell | complete |" in report.out
     assert tasks["a"]["session_id"] == "sess-a"
     assert tasks["a"]["cost_usd"] == pytest.approx(0.5)
     assert git(repo, "show", "po/mix/a:a.txt") == "done"
@@ -221,7 +225,12 @@ def _task(**kw: object) -> Task:
 
 def test_builtin_codex_command_lines(tmp_path: Path) -> None:
     prof = GenericProfile(parse_spec("codex", BUILTIN["codex"]), tmp_path / "gitdir")
-    first = prof.launch(_task(model="o4", permission_mode="acceptEdits"), "do it", None).argv
+    wt = tmp_path / "wt"
+    wt.mkdir()
+    (wt / ".git").write_text(f"gitdir: {tmp_path / 'gitdir' / 'worktrees' / 'wt'}\n")
+    task = _task(model="o4", permission_mode="acceptEdits")
+    first = prof.launch(task, "do it", None, wt).argv
+    # the repository's git dir and the worktree's own are writable: commits go there
     assert first[1:] == [
         "exec",
         "--json",
@@ -230,13 +239,15 @@ def test_builtin_codex_command_lines(tmp_path: Path) -> None:
         "workspace-write",
         "--add-dir",
         str(tmp_path / "gitdir"),
+        "--add-dir",
+        str(tmp_path / "gitdir" / "worktrees" / "wt"),
         "--model",
         "o4",
         "do it",
     ]
     again = prof.launch(_task(), "go on", "0199-abc").argv
     assert again[1:] == ["exec", "--json", "--skip-git-repo-check", "resume", "0199-abc", "go on"]
-    assert prof.attach_argv(_task(), "0199-abc") is not None
+    assert prof.attach_argv(_task(), "0199-abc") == [first[0], "resume", "0199-abc"]
 
 
 def test_values_that_look_like_options_are_refused() -> None:
