@@ -36,7 +36,7 @@ from git_po.errors import ExitCode, PoError
 from git_po.repo import Repo
 from git_po.web import data
 
-POLL = 0.25  # seconds between two looks at the refs, server side (the page never polls)
+POLL = 0.2  # seconds between two looks at the refs, server side (the page never polls)
 BEAT = 15.0  # a comment line this often keeps proxies from closing the feed
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 HTTP_STATUS = {

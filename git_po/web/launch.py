@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from git_po.errors import ExtraMissing, UsageError
+from git_po.errors import ExtraMissing, PoError, UsageError
 from git_po.repo import Repo
 
 INSTALL = "pip install 'git-po[web]'"
@@ -80,6 +80,17 @@ def bind(server: Server) -> socket.socket:
     return sock
 
 
+def warm_up(root: Path) -> None:
+    """Read every plan once, so that the first page does not wait for what a first reading
+    loads (the conflict radar's cache, lazily imported modules)."""
+    from git_po.web import data
+
+    repo = Repo.discover(root)
+    for plan in data.plans(repo):
+        with contextlib.suppress(PoError):
+            data.plan_view(repo, plan["plan"])
+
+
 def serve(
     server: Server, *, open_browser: bool, announce: Callable[[str], None]
 ) -> None:  # pragma: no cover - exercised by the browser tests through the CLI
@@ -88,6 +99,7 @@ def serve(
     from git_po.web.app import create_app
 
     sock = bind(server)
+    warm_up(server.root)
     port = sock.getsockname()[1]
     link = url(server, port)
     announce(f"git po web: serving the dashboard of {server.root}")

@@ -287,7 +287,7 @@ async function loadSessions() {
 let pending = null;
 function soon(fn) {
   clearTimeout(pending);
-  pending = setTimeout(fn, 60);
+  pending = setTimeout(fn, 30);
 }
 
 function connect() {
@@ -297,8 +297,8 @@ function connect() {
   es.addEventListener("refs", (ev) => {
     const plans = JSON.parse(ev.data).plans;
     soon(async () => {
-      await loadPlans();
-      if (view.plan && (plans.includes(view.plan) || plans.includes("*"))) await loadPlan();
+      const mine = view.plan && (plans.includes(view.plan) || plans.includes("*"));
+      await Promise.all([loadPlans(), mine ? loadPlan() : null]);
       loadSessions();
     });
   });
@@ -317,5 +317,6 @@ window.addEventListener("keydown", (e) => { if (e.key === "Escape" && view.task)
   if (task && view.data && view.data.tasks.some((t) => t.id === task)) await openTask(task);
   loadSessions();
   connect();
+  document.body.dataset.readyMs = String(Math.round(performance.now()));
   document.body.dataset.ready = "1";
 })();
