@@ -30,6 +30,7 @@ from tests.helpers import (
     ref_state,
     run_record,
     spawn_po,
+    status_json,
     wait_for,
     write_plan,
 )
@@ -278,15 +279,29 @@ HANG: dict[str, Any] = {
 }
 
 
+def _clear_toast(page: Any) -> None:
+    page.evaluate(
+        "() => { const t = document.getElementById('toast'); t.className = '';"
+        " t.textContent = ''; }"
+    )
+
+
 def _click_action(page: Any, task: str, action: str) -> None:
     page.click(f"tr[data-task='{task}']")
     page.wait_for_selector(f"#task h2:has-text('acts/{task}')")
+    _clear_toast(page)
     page.click(f"button[data-action='{action}']")
     page.wait_for_selector("#toast.show")
 
 
 def _run_over(repo: Path) -> None:
-    wait_for("the run to end", lambda: run_record(repo, "acts")["state"] != "running", 90)
+    def over() -> bool:
+        return (
+            run_record(repo, "acts")["state"] != "running"
+            and not (status_json(repo, "acts")["orchestrator"])
+        )
+
+    wait_for("the run to end", over, 90)
 
 
 def test_actions_from_the_page_change_the_run_as_the_commands_do(
@@ -348,6 +363,7 @@ def test_actions_from_the_page_change_the_run_as_the_commands_do(
         page.set_viewport_size(DESKTOP)
         page.screenshot(path=str(artifacts / "blocked-task-1280x800.png"))
         page.fill("#answer-text", "Use SQLite.")
+        _clear_toast(page)
         page.click("button[data-action='answer']")
         page.wait_for_selector("#toast.show")
         assert "resume" in page.locator("#toast").inner_text()
