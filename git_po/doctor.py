@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from git_po import layout, proc
+from git_po.agents.registry import permission_warnings
 from git_po.plan import Plan, Task
 
 OK = "ok"
@@ -228,6 +229,10 @@ def start_warnings(plan: Plan, root: Path, workdir: Path | None) -> tuple[str, .
     settings = read_settings(settings_files(os.environ, workdir))
     modes = [t.permission_mode or settings.default_mode for t in plan.tasks if t.agent == "claude"]
     found = (worktree_root_findings(root, modes) if modes else []) + plan_findings(plan, settings)
+    agents = [(t.id, t.agent, t.permission_mode) for t in plan.tasks]
+    found += [
+        Finding(WARN, f"task {t}", m, h) for t, m, h in permission_warnings(agents, plan.agents)
+    ]
     # one line per problem, naming every task it concerns (a plan may have hundreds)
     grouped: dict[tuple[str, str | None], list[str]] = {}
     for f in found:

@@ -255,3 +255,22 @@ def test_values_that_look_like_options_are_refused() -> None:
         expand(["x", "resume", "{session}"], {"session": "--dangerously"}, ())
     # a missing value drops its option word too
     assert expand(["x", "--model", "{model}", "{prompt}"], {"prompt": "hi"}, ()) == ["x", "hi"]
+
+
+def test_start_warns_when_the_agent_cannot_commit_under_its_permission_mode(
+    repo: Path, tmp_path: Path, fake_agent: Path
+) -> None:
+    # codex exec without a permission_mode keeps its read-only sandbox: say so before running
+    git(repo, "config", "po.agent.codex.executable", str(fake_agent))
+    plan = write_plan(
+        tmp_path,
+        "warn",
+        '[tasks.a]\nagent = "codex"\nprompt = "x"\n'
+        '[tasks.b]\nagent = "codex"\nprompt = "y"\npermission_mode = "acceptEdits"\n',
+    )
+    res = start(repo, plan)
+    said = res.out + res.err
+    assert "codex cannot write files or commit with permission_mode (none)" in said, res
+    assert "permission_mode = 'acceptEdits'" in said
+    line = next(x for x in said.splitlines() if "cannot write files" in x)
+    assert "task a" in line and "b" not in line.split("task a")[1].split(":")[0], line

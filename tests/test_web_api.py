@@ -191,6 +191,7 @@ def test_the_plan_view_has_the_table_graph_totals_and_radar(client: TestClient) 
     ok = next(t for t in d["tasks"] if t["id"] == "ok")
     assert ok["checkpoints"] == 1 and ok["elapsed_s"] is not None
     assert ok["attempt_classes"] == ["complete"]
+    assert ok["attempt_agents"] == ["claude"]  # the dashboard names the agent of each attempt
     assert d["radar"] == []
     assert client.get("/api/plans/nosuch").status_code == 404
 

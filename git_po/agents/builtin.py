@@ -27,6 +27,7 @@ output_tokens = ["+turn.completed:usage.output_tokens"]
 result = "item.completed:item.text"
 error = ["turn.failed:error.message", "error:message"]
 text = ["item.completed:item.text", "item.completed:item.command", "item.started:item.command"]
+write_modes = ["acceptEdits", "dontAsk", "bypassPermissions"]
 [codex.permission]
 acceptEdits = ["--sandbox", "workspace-write", "--add-dir", "{commondir}", "--add-dir", "{gitdir}"]
 dontAsk = ["--sandbox", "workspace-write", "--add-dir", "{commondir}", "--add-dir", "{gitdir}"]
@@ -55,6 +56,7 @@ output_tokens = "result:stats.output_tokens"
 result = "result:status"
 error = ["result:error.message", "error:message"]
 text = ["message:content", "tool_use:tool_name"]
+write_modes = ["acceptEdits", "dontAsk", "bypassPermissions"]
 [gemini.permission]
 acceptEdits = ["--approval-mode", "auto_edit", "--allowed-tools", "run_shell_command(git)"]
 dontAsk = ["--approval-mode", "auto_edit", "--allowed-tools", "run_shell_command(git)"]

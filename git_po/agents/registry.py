@@ -3,7 +3,7 @@ profiles of the user's own from git config and the plan, merged key by key."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from git_po.agents.builtin import BUILTIN
@@ -45,3 +45,23 @@ def resolve(
         except SpecError as exc:
             problems.append((name, exc.key, str(exc)))
     return out, problems
+
+
+def permission_warnings(
+    tasks: Sequence[tuple[str, str, str | None]], specs: Mapping[str, AgentSpec]
+) -> list[tuple[str, str, str]]:
+    """(task, message, hint) for tasks (id, agent, permission_mode) whose agent cannot write
+    files or commit under their permission_mode."""
+    out = []
+    for tid, agent, mode in tasks:
+        spec = specs.get(agent)
+        if spec is None or not spec.write_modes or mode in spec.write_modes:
+            continue
+        out.append(
+            (
+                tid,
+                f"{agent} cannot write files or commit with permission_mode {mode or '(none)'}",
+                f"set permission_mode = {spec.write_modes[0]!r} for it (see AGENTS in man git-po)",
+            )
+        )
+    return out

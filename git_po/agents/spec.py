@@ -37,6 +37,7 @@ KEYS = (
     "permission",
     "errors",
     "about",
+    "write_modes",
     *FIELDS,
 )
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
@@ -58,6 +59,8 @@ class AgentSpec:
     permission: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     errors: Mapping[str, str] = field(default_factory=dict)  # class -> regex on error text
     about: str = ""  # which settings let the worker write files and commit
+    # the permission_modes under which the worker can write and commit (empty: any)
+    write_modes: tuple[str, ...] = ()
 
     @property
     def program(self) -> str:
@@ -140,6 +143,7 @@ def parse_spec(name: str, raw: Mapping[str, Any]) -> AgentSpec:
             raise SpecError("errors", f"errors.{k} is not a regular expression: {exc}") from None
         errors[k] = v
     about = raw.get("about", "")
+    write_modes = _words(raw.get("write_modes", []), "write_modes")
     return AgentSpec(
         name=name,
         command=command,
@@ -151,6 +155,7 @@ def parse_spec(name: str, raw: Mapping[str, Any]) -> AgentSpec:
         permission=permission,
         errors=errors,
         about=about if isinstance(about, str) else "",
+        write_modes=write_modes,
     )
 
 

@@ -31,6 +31,7 @@ def _real_cli(name: str, package: str) -> Path:
     """The pinned CLI in tests/e2e/node_modules (skipped when absent, unless CI requires it)."""
     exe = E2E_DIR / "node_modules" / ".bin" / name
     pinned = str(json.loads((E2E_DIR / "package.json").read_text())["dependencies"][package])
+    # no `npm ci` from here: node_modules may be shared with other checkouts (.ci/run installs)
     why = None
     if not exe.exists():
         why = f"{exe} is not installed (npm ci in {E2E_DIR})"

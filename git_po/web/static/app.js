@@ -115,7 +115,7 @@ function renderPlan() {
     el("td", { class: "state" }, el("span", { class: "pill st-" + task.state }, task.state)),
     el("td", { class: "num" }, task.checkpoints),
     el("td", { class: "subject" }, task.reason && task.state !== "complete" ? task.reason : task.last_subject || ""),
-    el("td", { class: "num" }, task.attempts, task.attempt_classes.length ? el("small", {}, " " + task.attempt_classes.join(", ")) : null),
+    el("td", { class: "num" }, task.attempts, task.attempt_classes.length ? el("small", {}, " " + task.attempt_classes.map((c, i) => `${c} (${(task.attempt_agents || [])[i] || task.agent || "?"})`).join(", ")) : null),
     el("td", { class: "num" }, money(task.cost_usd)),
     el("td", { class: "num" }, dur(task.elapsed_s)),
     el("td", { class: "num" }, task.refused || ""),
