@@ -9,7 +9,9 @@
 # Kept in step with git_po/cli.py by tests/test_docs.py.
 
 __git_po_subcommands="start resume answer retry stop pause unpause status demo logs show diff report config init schema attach sessions web completion integrate clean doctor plan trust fetch push sync"
-__git_po_global_opts="--version --help -h"
+__git_po_global_opts="--version --help -h --color= --quiet -q --verbose -v"
+# options of every command
+__git_po_common_opts="--color= --quiet -q --verbose -v"
 __git_po_start_opts="--dry-run -n --max-workers= -j --claude= --restart --no-live --help -h"
 __git_po_resume_opts="--max-workers= -j --claude= --no-live --help -h"
 __git_po_answer_opts="--plan= -p --file= -F --no-live --help -h"
@@ -23,7 +25,7 @@ __git_po_integrate_opts="--only= --dry-run -n --branch= --into= --resolve= --age
 __git_po_clean_opts="--branches --force --all --dry-run -n --branch= --help -h"
 __git_po_logs_opts="--plan= -p --attempt= --follow -f --raw --help -h"
 __git_po_show_opts="--plan= -p --json --help -h"
-__git_po_diff_opts="--plan= -p --stat --name-only --color= --help -h"
+__git_po_diff_opts="--plan= -p --stat --name-only --help -h"
 __git_po_report_opts="--format= --help -h"
 __git_po_config_opts="--json --help -h"
 __git_po_init_opts="--share= --no-example --uninstall --help -h"
@@ -223,9 +225,13 @@ _git_po ()
 		__gitcomp_nl "$(__git_remotes)" "" "${cur#--remote=}"
 		return
 		;;
+	*,--color=*)
+		__gitcomp "auto always never" "" "${cur#--color=}"
+		return
+		;;
 	fetch,-*|push,-*|sync,-*)
 		local opts="__git_po_${subcommand}_opts"
-		__gitcomp "${!opts}"
+		__gitcomp "${!opts} $__git_po_common_opts"
 		;;
 	fetch,*|push,*|sync,*)
 		case "$(__git_po_count_args "$idx")" in
@@ -238,28 +244,28 @@ _git_po ()
 		return
 		;;
 	start,-*)
-		__gitcomp "$__git_po_start_opts"
+		__gitcomp "$__git_po_start_opts $__git_po_common_opts"
 		;;
 	status,-*)
-		__gitcomp "$__git_po_status_opts"
+		__gitcomp "$__git_po_status_opts $__git_po_common_opts"
 		;;
 	resume,-*)
-		__gitcomp "$__git_po_resume_opts"
+		__gitcomp "$__git_po_resume_opts $__git_po_common_opts"
 		;;
 	answer,-*)
-		__gitcomp "$__git_po_answer_opts"
+		__gitcomp "$__git_po_answer_opts $__git_po_common_opts"
 		;;
 	retry,-*)
-		__gitcomp "$__git_po_retry_opts"
+		__gitcomp "$__git_po_retry_opts $__git_po_common_opts"
 		;;
 	stop,-*)
-		__gitcomp "$__git_po_stop_opts"
+		__gitcomp "$__git_po_stop_opts $__git_po_common_opts"
 		;;
 	pause,-*)
-		__gitcomp "$__git_po_pause_opts"
+		__gitcomp "$__git_po_pause_opts $__git_po_common_opts"
 		;;
 	unpause,-*)
-		__gitcomp "$__git_po_unpause_opts"
+		__gitcomp "$__git_po_unpause_opts $__git_po_common_opts"
 		;;
 	resume,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __gitcomp_nl "$(__git_po_plans)"
@@ -269,7 +275,7 @@ _git_po ()
 			__gitcomp_nl "$(__git_po_tasks "$(__git_po_plan_opt "$idx")")"
 		;;
 	demo,-*)
-		__gitcomp "$__git_po_demo_opts"
+		__gitcomp "$__git_po_demo_opts $__git_po_common_opts"
 		;;
 	start,*|doctor,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __git_po_complete_plan_file
@@ -282,7 +288,7 @@ _git_po ()
 		;;
 	logs,-*|show,-*|diff,-*|report,-*|config,-*|init,-*|schema,-*|attach,-*|completion,-*|doctor,-*|trust,-*|sessions,-*|web,-*)
 		local opts="__git_po_${subcommand}_opts"
-		__gitcomp "${!opts}"
+		__gitcomp "${!opts} $__git_po_common_opts"
 		;;
 	logs,*|show,*|diff,*|attach,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] &&
@@ -301,7 +307,7 @@ _git_po ()
 		;;
 	integrate,-*|clean,-*)
 		local opts="__git_po_${subcommand}_opts"
-		__gitcomp "${!opts}"
+		__gitcomp "${!opts} $__git_po_common_opts"
 		;;
 	integrate,*|clean,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __gitcomp_nl "$(__git_po_plans)"
@@ -339,13 +345,13 @@ __git_po_plan ()
 		__git_po_complete_dir_or_file
 		;;
 	draft,*,-*)
-		__gitcomp "$__git_po_plan_draft_opts"
+		__gitcomp "$__git_po_plan_draft_opts $__git_po_common_opts"
 		;;
 	draft,*)
 		__git_po_complete_dir_or_file
 		;;
 	check,*,-*)
-		__gitcomp "$__git_po_plan_check_opts"
+		__gitcomp "$__git_po_plan_check_opts $__git_po_common_opts"
 		;;
 	check,*)
 		__git_po_complete_plan_file

@@ -98,6 +98,11 @@ for __git_po_cmd in git-po git
     # no file names unless asked for below
     complete -c $__git_po_cmd -n "$po"'true' -f
 
+    # options of every command (and of git po itself)
+    complete -c $__git_po_cmd -n "$po"'true' -l color -x -a 'auto always never' -d 'Colour: auto, always or never'
+    complete -c $__git_po_cmd -n "$po"'true' -s q -l quiet -d 'Print only errors, warnings and what was asked for'
+    complete -c $__git_po_cmd -n "$po"'true' -s v -l verbose -d 'Also print each command git po runs'
+
     # git po
     complete -c $__git_po_cmd -n $top -l version -d 'Show the version and exit'
     complete -c $__git_po_cmd -n $top -s h -l help -d 'List the commands and exit'
@@ -182,7 +187,6 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $show -l json -d 'Print a stable JSON object'
     complete -c $__git_po_cmd -n $diff -l stat -d 'Show a diffstat'
     complete -c $__git_po_cmd -n $diff -l name-only -d 'Show only the names of changed files'
-    complete -c $__git_po_cmd -n $diff -l color -x -a 'auto always never' -d 'Colour the diff'
     complete -c $__git_po_cmd -n $attach -l claude -r -F -d 'The claude executable'
 
     # git po report [--format md|json] [PLAN]

@@ -60,11 +60,19 @@ __git_po_branches () {
   _wanted branches expl 'branch' compadd -a branches
 }
 
+# options of every command
+__git_po_common=(
+  '--color=[colour: auto (on a terminal or git'"'"'s pager), always or never]:when:(auto always never)'
+  '(-q --quiet)'{-q,--quiet}'[print only errors, warnings and what was asked for]'
+  '(-v --verbose)'{-v,--verbose}'[also print each command git po runs]'
+)
+
 _git-po () {
   local curcontext=$curcontext state line ret=1
   typeset -A opt_args
 
   _arguments -C \
+    $__git_po_common \
     '(- :)--version[show the version and exit]' \
     '(- :)'{-h,--help}'[list the commands and exit]' \
     '1: :->command' \
@@ -109,7 +117,7 @@ _git-po () {
       curcontext=${curcontext%:*}-$words[1]:
       case $words[1] in
         (start)
-          _arguments \
+          _arguments $__git_po_common \
             '(-n --dry-run)'{-n,--dry-run}'[validate the plan and print the schedule; write nothing]' \
             '(-j --max-workers)'{-j+,--max-workers=}'[most workers at once]:number of workers' \
             '--claude=[the claude executable]:claude executable:_files' \
@@ -119,7 +127,7 @@ _git-po () {
             '1:plan file:_files -g "*.toml(-.)"' && ret=0
           ;;
         (resume)
-          _arguments \
+          _arguments $__git_po_common \
             '(-j --max-workers)'{-j+,--max-workers=}'[most workers at once]:number of workers' \
             '--claude=[the claude executable]:claude executable:_files' \
             '--no-live[print one line per state change even on a terminal]' \
@@ -127,7 +135,7 @@ _git-po () {
             '1:plan:__git_po_plans' && ret=0
           ;;
         (answer)
-          _arguments \
+          _arguments $__git_po_common \
             '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
             '(-F --file)'{-F+,--file=}'[read the answer from a file]:file:_files' \
             '--no-live[print one line per state change even on a terminal]' \
@@ -136,7 +144,7 @@ _git-po () {
             '2:answer text' && ret=0
           ;;
         (retry)
-          _arguments \
+          _arguments $__git_po_common \
             '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
             '--note=[a note for the next attempt]:note' \
             '--no-live[print one line per state change even on a terminal]' \
@@ -144,33 +152,33 @@ _git-po () {
             '1:task:__git_po_tasks' && ret=0
           ;;
         (stop)
-          _arguments \
+          _arguments $__git_po_common \
             '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:task:__git_po_tasks' && ret=0
           ;;
         (pause)
-          _arguments \
+          _arguments $__git_po_common \
             '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:task:__git_po_tasks' && ret=0
           ;;
         (unpause)
-          _arguments \
+          _arguments $__git_po_common \
             '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
             '--no-live[print one line per state change even on a terminal]' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:task:__git_po_tasks' && ret=0
           ;;
         (trust)
-          _arguments \
+          _arguments $__git_po_common \
             '(--show --diff)'{--show,--diff}'[show what changed since the last trusted revision; approve nothing]' \
             '(-y --yes)'{-y,--yes}'[approve without asking]' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:plan:__git_po_plans' && ret=0
           ;;
         (status)
-          _arguments \
+          _arguments $__git_po_common \
             '--json[print a stable JSON object]' \
             '(-w --watch)'{-w,--watch}'[keep the table up to date until the run ends]' \
             '--interval=[seconds between refreshes with --watch]:seconds' \
@@ -179,14 +187,14 @@ _git-po () {
             '1:plan:__git_po_plans' && ret=0
           ;;
         (fetch|push|sync)
-          _arguments \
+          _arguments $__git_po_common[1,3] \
             '(-v --verbose)'{-v,--verbose}'[list refs that did not change too]' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:remote:__git_po_remotes' \
             '2:plan:__git_po_plans' && ret=0
           ;;
         (integrate)
-          _arguments \
+          _arguments $__git_po_common \
             '*--only=[integrate only this task (repeatable)]:task:__git_po_tasks' \
             '(-n --dry-run)'{-n,--dry-run}'[report what would merge and conflict; move no branch]' \
             '--branch=[the integration branch]:branch:__git_po_branches' \
@@ -197,7 +205,7 @@ _git-po () {
             '1:plan:__git_po_plans' && ret=0
           ;;
         (clean)
-          _arguments \
+          _arguments $__git_po_common \
             '--branches[delete the task branches too, once their work is safe]' \
             '--force[remove also unsaved work, after keeping it under refs/po/<plan>/wip/]' \
             '--all[also delete the plan'"'"'s refs and files once everything is integrated]' \
@@ -207,14 +215,14 @@ _git-po () {
             '1:plan:__git_po_plans' && ret=0
           ;;
         (demo)
-          _arguments \
+          _arguments $__git_po_common \
             '(-j --max-workers)'{-j+,--max-workers=}'[most workers at once (default 3)]:number of workers' \
             '--no-live[print one line per state change even on a terminal]' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:directory:_directories' && ret=0
           ;;
         (logs)
-          _arguments \
+          _arguments $__git_po_common \
             '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
             '--attempt=[show attempt N (default: the last)]:attempt number' \
             '(-f --follow)'{-f,--follow}'[print the transcript as the worker writes it]' \
@@ -223,58 +231,57 @@ _git-po () {
             '1:task:__git_po_tasks' && ret=0
           ;;
         (show)
-          _arguments \
+          _arguments $__git_po_common \
             '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
             '--json[print a stable JSON object]' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:task:__git_po_tasks' && ret=0
           ;;
         (diff)
-          _arguments \
+          _arguments $__git_po_common \
             '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
             '--stat[show a diffstat]' \
             '--name-only[show only the names of changed files]' \
-            '--color=[colour the diff]:when:(auto always never)' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:task:__git_po_tasks' && ret=0
           ;;
         (report)
-          _arguments \
+          _arguments $__git_po_common \
             '--format=[output format]:format:(md json)' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:plan:__git_po_plans' && ret=0
           ;;
         (config)
-          _arguments \
+          _arguments $__git_po_common \
             '--json[print a stable JSON object]' \
             '(- :)'{-h,--help}'[show help and exit]' && ret=0
           ;;
         (init)
-          _arguments \
+          _arguments $__git_po_common \
             '--share=[make git fetch from REMOTE bring git po refs into refs/po-remotes/REMOTE/]:remote:__git_po_remotes' \
             '--no-example[do not write plan.example.toml]' \
             '--uninstall[undo init]' \
             '(- :)'{-h,--help}'[show help and exit]' && ret=0
           ;;
         (doctor)
-          _arguments \
+          _arguments $__git_po_common \
             '--claude=[the claude executable]:claude executable:_files' \
             '--json[print a stable JSON object]' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:plan file:_files -g "*.toml(-.)"' && ret=0
           ;;
         (schema)
-          _arguments \
+          _arguments $__git_po_common \
             '(- :)'{-h,--help}'[show help and exit]' && ret=0
           ;;
         (sessions)
-          _arguments \
+          _arguments $__git_po_common \
             '--hours=[only sessions active in the last N hours]:hours' \
             '--json[print a stable JSON object]' \
             '(- :)'{-h,--help}'[show help and exit]' && ret=0
           ;;
         (web)
-          _arguments \
+          _arguments $__git_po_common \
             '--port=[the port to listen on]:port' \
             '--host=[the address to bind]:host:_hosts' \
             '--open[open the page in a browser]' \
@@ -282,14 +289,14 @@ _git-po () {
             '(- :)'{-h,--help}'[show help and exit]' && ret=0
           ;;
         (attach)
-          _arguments \
+          _arguments $__git_po_common \
             '(-p --plan)'{-p+,--plan=}'[the plan of the task]:plan:__git_po_plans' \
             '--claude=[the claude executable]:claude executable:_files' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:task:__git_po_tasks' && ret=0
           ;;
         (completion)
-          _arguments \
+          _arguments $__git_po_common \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:shell:(bash zsh fish)' && ret=0
           ;;
@@ -304,7 +311,7 @@ _git-po () {
           else
             case $words[2] in
               (draft)
-                _arguments \
+                _arguments $__git_po_common \
                   '(-o --output)'{-o+,--output=}'[the plan file to write]:plan file:_files' \
                   '--workers=[most tasks to run at once]:number' \
                   '--force[overwrite the plan file if it exists]' \
@@ -315,7 +322,7 @@ _git-po () {
                   '*:document:_files' && ret=0
                 ;;
               (check)
-                _arguments \
+                _arguments $__git_po_common \
                   '(- :)'{-h,--help}'[show help and exit]' \
                   '1:plan file:_files -g "*.toml(-.)"' && ret=0
                 ;;

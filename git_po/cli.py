@@ -20,6 +20,7 @@ from git_po import (
     actions,
     attach,
     clean,
+    cliopts,
     completion,
     config,
     demo,
@@ -31,6 +32,7 @@ from git_po import (
     liveview,
     lookup,
     notify,
+    pager,
     prepare,
     proc,
     render,
@@ -73,7 +75,13 @@ def _err(text: str) -> None:
 
 def _use_color(stream: Any, repo: Repo | None = None) -> bool:
     """Colour as git decides it: NO_COLOR, then color.ui (never/false: no; always: yes even in
-    a pipe; auto, true or unset: on a terminal)."""
+    a pipe; auto, true or unset: on a terminal, or under git's pager). --color wins."""
+    tty = bool(getattr(stream, "isatty", lambda: False)())
+    if not tty and pager.in_use():  # under git's pager (or ours): auto colour stays on
+        tty = pager.pager_colors(repo)
+    chosen = cliopts.color_choice(tty)  # --color wins over everything
+    if chosen is not None:
+        return chosen
     if os.environ.get("NO_COLOR"):
         return False
     setting = ((repo.config("color.ui") if repo else None) or "auto").strip().lower()
@@ -81,7 +89,7 @@ def _use_color(stream: Any, repo: Repo | None = None) -> bool:
         return False
     if setting == "always":
         return True
-    return bool(getattr(stream, "isatty", lambda: False)())
+    return tty
 
 
 def _width(stream: Any) -> int | None:
@@ -100,12 +108,15 @@ def _open_repo() -> Repo:
 
 
 class LineObserver:
-    """One line per state change: for logs, pipes and CI."""
+    """One line per state change: for logs, pipes and CI (none with -q)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, quiet: bool = False) -> None:
         self.started = time.time()
+        self.quiet = quiet
 
     def changed(self, view: TaskView, message: str) -> None:
+        if self.quiet:
+            return
         stamp = time.strftime("%H:%M:%S")
         click.echo(f"{stamp} {view.id}: {message}")
 
@@ -268,8 +279,10 @@ def _run(
     output = termout.Output(on_lost=interrupts.note)
     interrupts.install()
     view: liveview.LiveObserver | None = None
+    quiet = cliopts.PREFS.quiet
+    live = live and not quiet and not cliopts.PREFS.verbose  # -v lines would tear the table
     try:
-        inner: liveview.LiveObserver | LineObserver = LineObserver()
+        inner: liveview.LiveObserver | LineObserver = LineObserver(quiet=quiet)
         if live:
             view = liveview.LiveObserver(
                 prep.plan.name, sys.stdout, use_color=_use_color(sys.stdout, repo)
@@ -303,14 +316,15 @@ def _run(
         with output.guard():
             if view is not None:
                 view.clear()
-            else:
+            elif not quiet:
                 click.echo()
-            st = status.plan_status(repo, prep.plan.name)
-            click.echo(
-                render.status_table(
-                    st, use_color=_use_color(sys.stdout, repo), width=_width(sys.stdout)
+            if not quiet:
+                st = status.plan_status(repo, prep.plan.name)
+                click.echo(
+                    render.status_table(
+                        st, use_color=_use_color(sys.stdout, repo), width=_width(sys.stdout)
+                    )
                 )
-            )
         notifier.wait()
         with output.guard():
             for problem in notifier.errors:
@@ -320,7 +334,8 @@ def _run(
                 _err("git po: interrupted; workers stopped and their work saved")
             return ExitCode.INTERRUPTED
         with output.guard():
-            click.echo(f"wall time {render.duration(outcome.wall_seconds)}")
+            if not quiet:
+                click.echo(f"wall time {render.duration(outcome.wall_seconds)}")
             if outcome.run_state == "waiting":
                 _err(
                     f"git po: tasks wait for an answer or another task; "
@@ -667,35 +682,36 @@ def logs_cmd(task: str, plan: str | None, attempt: int | None, follow: bool, raw
         if follow
         else transcript.find_attempt(repo, ref, attempt)
     )
-    out = sys.stdout.buffer
-    if raw and not follow:
-        out.write(transcript.raw_bytes(log))
-        out.flush()
-        return
-    renderer = transcript.renderer_for(log.attempt, color=_use_color(sys.stdout, repo))
-    if not raw:
-        click.echo(log.header())
-    if follow:
-        try:
-            for line in transcript.follow(repo, log):
-                if raw:
-                    out.write(line)
-                    out.flush()
-                else:
-                    for text in renderer.line(line.decode("utf-8", "replace")):
-                        click.echo(text, color=True)
-                    sys.stdout.flush()
-        except KeyboardInterrupt:
-            return  # the user stopped following; the worker goes on
-    else:
-        for text in transcript.render(transcript.read_lines(log), renderer):
-            click.echo(text, color=True)
-    if not raw:
-        errors = transcript.stderr_lines(log)
-        if errors:
-            click.echo("stderr:")
-            for err_line in errors:
-                click.echo(f"  {err_line}")
+    with pager.paged(repo, enabled=not follow):  # like git log: paged on a terminal
+        out = sys.stdout.buffer
+        if raw and not follow:
+            out.write(transcript.raw_bytes(log))
+            out.flush()
+            return
+        renderer = transcript.renderer_for(log.attempt, color=_use_color(sys.stdout, repo))
+        if not raw:
+            click.echo(log.header())
+        if follow:
+            try:
+                for line in transcript.follow(repo, log):
+                    if raw:
+                        out.write(line)
+                        out.flush()
+                    else:
+                        for text in renderer.line(line.decode("utf-8", "replace")):
+                            click.echo(text, color=True)
+                        sys.stdout.flush()
+            except KeyboardInterrupt:
+                return  # the user stopped following; the worker goes on
+        else:
+            for text in transcript.render(transcript.read_lines(log), renderer):
+                click.echo(text, color=True)
+        if not raw:
+            errors = transcript.stderr_lines(log)
+            if errors:
+                click.echo("stderr:")
+                for err_line in errors:
+                    click.echo(f"  {err_line}")
 
 
 @cli.command("show", context_settings=CONTEXT)
@@ -711,10 +727,11 @@ def show_cmd(task: str, plan: str | None, as_json: bool) -> None:
     TASK may be PLAN/TASK."""
     repo = _open_repo()
     detail = show.task_detail(repo, lookup.resolve_task(repo, task, plan))
-    if as_json:
-        click.echo(json.dumps(detail.to_json(), indent=2))
-    else:
-        click.echo(show.render_text(detail))
+    with pager.paged(repo):
+        if as_json:
+            click.echo(json.dumps(detail.to_json(), indent=2))
+        else:
+            click.echo(show.render_text(detail))
 
 
 @cli.command("diff", context_settings=CONTEXT)
@@ -722,23 +739,15 @@ def show_cmd(task: str, plan: str | None, as_json: bool) -> None:
 @_PLAN_OPTION
 @click.option("--stat", is_flag=True, help="Show a diffstat, as git diff --stat.")
 @click.option("--name-only", is_flag=True, help="Show only the names of changed files.")
-@click.option(
-    "--color",
-    "diff_color",
-    type=click.Choice(["auto", "always", "never"]),
-    help="Colour the diff: auto (on a terminal), always or never; default as git diff.",
-)
 @_boundary
-def diff_cmd(
-    task: str, plan: str | None, stat: bool, name_only: bool, diff_color: str | None
-) -> None:
+def diff_cmd(task: str, plan: str | None, stat: bool, name_only: bool) -> None:
     """Show TASK's change against its base, as git diff does (pager, colour, diff settings).
 
     The base is the commit the task branched from (for a dependent task, the merge of its
     dependencies); the other end is its branch. TASK may be PLAN/TASK."""
     repo = _open_repo()
     span = taskdiff.diff_range(repo, lookup.resolve_task(repo, task, plan))
-    options = [f"--color={diff_color}"] if diff_color else []
+    options = [f"--color={cliopts.PREFS.color}"] if cliopts.PREFS.color else []
     options += ["--stat"] if stat else []
     options += ["--name-only"] if name_only else []
     argv = taskdiff.git_argv(repo, span, options=options)
@@ -846,7 +855,7 @@ def init_cmd(share: str | None, no_example: bool, uninstall: bool) -> None:
     with --share, and writes a commented example plan."""
     repo = _open_repo()
     done = initcmd.init(repo, share=share, example=not no_example, uninstall=uninstall)
-    for line in done.lines:
+    for line in [] if cliopts.PREFS.quiet else done.lines:
         click.echo(line)
     for warning in done.warnings:
         _err(f"warning: {warning}")
@@ -1289,6 +1298,9 @@ def trust_cmd(plan: str | None, show: bool, yes: bool) -> None:
         sys.exit(ExitCode.UNTRUSTED)
     done = trust.trust(repo, name, expected=seen.tip)
     click.echo(f"plan {name} revision {done.revision[:12]} is trusted on this machine")
+
+
+cliopts.add_everywhere(cli)  # --color, -q, -v on every command
 
 
 def main() -> None:

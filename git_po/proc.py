@@ -6,7 +6,7 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -22,6 +22,15 @@ _GIT_LOCAL_ENV = (
     "GIT_NAMESPACE",
     "GIT_QUARANTINE_PATH",
 )
+
+
+# told every command before it starts (the CLI's -v prints them); None: nobody listens
+trace: Callable[[Sequence[str]], None] | None = None
+
+
+def _trace(argv: Sequence[str]) -> None:
+    if trace is not None:
+        trace(argv)
 
 
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -47,6 +56,7 @@ def spawn(
     the terminal reaches only the orchestrator, which then stops its workers in order."""
     if not argv or not isinstance(argv[0], str):
         raise ValueError("argv must be a non-empty list of strings")
+    _trace(argv)
     return subprocess.Popen(
         list(argv),
         cwd=str(cwd),
@@ -135,6 +145,7 @@ def run_foreground(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) ->
     def ignore(signum: int, frame: object) -> None:
         pass  # a handler, not SIG_IGN: the program starts with the default action again
 
+    _trace(argv)
     ignored = {s: signal.signal(s, ignore) for s in (signal.SIGINT, signal.SIGQUIT)}
     try:
         proc = subprocess.Popen(list(argv), cwd=str(cwd), env=dict(env), close_fds=True)

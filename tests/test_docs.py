@@ -22,6 +22,7 @@ import pytest
 
 from git_po import __version__, config, layout, plan, protocol, run_launch, status
 from git_po.cli import cli
+from git_po.cliopts import CommonOption
 from git_po.errors import ExitCode
 from git_po.state import State
 
@@ -124,25 +125,45 @@ def groups() -> dict[str, click.Group]:
     return {n: c for n, c in commands().items() if isinstance(c, click.Group)}
 
 
+def _own(cmd: click.Command, param: click.Parameter) -> bool:
+    """Whether a command documents param itself: the options of every command (--color, -q, -v)
+    are documented once, under `git po [options]`."""
+    return cmd is cli or not isinstance(param, CommonOption)
+
+
 def options(cmd: click.Command) -> set[str]:
     """Every option string of a command, its help option included."""
     ctx = click.Context(cmd, info_name=cmd.name, **cmd.context_settings)
     names: set[str] = set()
     for param in cmd.get_params(ctx):
-        if isinstance(param, click.Option):
+        if isinstance(param, click.Option) and _own(cmd, param):
             names.update(param.opts)
             names.update(param.secondary_opts)
     return names
+
+
+def every_option(cmd: click.Command) -> set[str]:
+    """What a shell completes for cmd: its own options and those of every command."""
+    ctx = click.Context(cmd, info_name=cmd.name, **cmd.context_settings)
+    return {o for p in cmd.get_params(ctx) if isinstance(p, click.Option) for o in p.opts}
 
 
 def declared_options(cmd: click.Command) -> set[str]:
     """The options declared in cmd.params (what the code adds, not click's help option)."""
     names: set[str] = set()
     for param in cmd.params:
-        if isinstance(param, click.Option):
+        if isinstance(param, click.Option) and _own(cmd, param):
             names.update(param.opts)
             names.update(param.secondary_opts)
     return names
+
+
+def test_every_command_takes_the_common_options() -> None:
+    for name, cmd in leaves().items():
+        ctx = click.Context(cmd, info_name=cmd.name, **cmd.context_settings)
+        every = {o for p in cmd.get_params(ctx) if isinstance(p, click.Option) for o in p.opts}
+        assert {"--color", "-q", "--quiet", "-v", "--verbose"} <= every, name
+    assert _bash_words("__git_po_common_opts") == {"--color", "-q", "--quiet", "-v", "--verbose"}
 
 
 def takes_value(cmd: click.Command, name: str) -> bool:
@@ -265,7 +286,7 @@ def test_man_page_subcommand_help_matches_click_help_texts() -> None:
     for name, cmd in leaves().items():
         body = re.sub(r"\s+", " ", plain("\n".join(documented[name])))
         for param in cmd.params:
-            if isinstance(param, click.Option) and param.help:
+            if isinstance(param, click.Option) and param.help and _own(cmd, param):
                 first = param.help.split(" (")[0].split(";")[0].rstrip(".")
                 words = [w for w in re.findall(r"[a-z]{5,}", first.lower())][:3]
                 for w in words:
@@ -553,13 +574,15 @@ def test_bash_completes_git_po(bash_complete: Complete, po_repo: Path) -> None:
     assert complete("git po status shop ", po_repo) == []
     start = cmds["start"]
     assert {w.rstrip("=") for w in complete("git po start --", po_repo)} == {
-        o for o in options(start) if o.startswith("--")
+        o for o in every_option(start) if o.startswith("--")
     }
     assert "--max-workers=" in complete("git po start --", po_repo)
     assert {w.rstrip("=") for w in complete("git po status --", po_repo)} == {
-        o for o in options(cmds["status"]) if o.startswith("--")
+        o for o in every_option(cmds["status"]) if o.startswith("--")
     }
-    assert set(complete("git po --", po_repo)) == {o for o in options(cli) if o.startswith("--")}
+    assert {w.rstrip("=") for w in complete("git po --", po_repo)} == {
+        o for o in options(cli) if o.startswith("--")
+    }
     plan_files = complete("git po start ", po_repo)
     assert "plan.toml" in plan_files and "plans" in plan_files
     assert "notes.txt" not in plan_files and ".git" not in plan_files
@@ -573,7 +596,7 @@ def test_bash_completes_git_po(bash_complete: Complete, po_repo: Path) -> None:
     assert sorted(complete("git po plan ", po_repo)) == sorted(plan.commands)
     draft = plan.commands["draft"]
     assert {w.rstrip("=") for w in complete("git po plan draft --", po_repo)} == {
-        o for o in options(draft) if o.startswith("--")
+        o for o in every_option(draft) if o.startswith("--")
     }
     assert "notes.txt" in complete("git po plan draft ", po_repo)
     checked = complete("git po plan check ", po_repo)
@@ -676,12 +699,14 @@ def test_zsh_completes_git_po(po_repo: Path, tmp_path: Path) -> None:
     assert complete("git po ") == set(commands())
     assert complete("git po status ") == {"shop", "web"}
     start = commands()["start"]
-    assert complete("git po start --") == {o for o in options(start) if o.startswith("--")}
+    assert complete("git po start --") == {o for o in every_option(start) if o.startswith("--")}
     assert "plan.toml" in complete("git po start ")
     plan = groups()["plan"]
     assert complete("git po plan ") == set(plan.commands)
     draft = plan.commands["draft"]
-    assert complete("git po plan draft --") == {o for o in options(draft) if o.startswith("--")}
+    assert complete("git po plan draft --") == {
+        o for o in every_option(draft) if o.startswith("--")
+    }
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
@@ -707,10 +732,12 @@ def test_fish_completes_git_po(po_repo: Path, sealed_env: Path) -> None:
     assert complete("git po status ") == {"shop", "web"}
     assert complete("git-po status ") == {"shop", "web"}
     start = commands()["start"]
-    assert {o for o in options(start) if o.startswith("--")} <= complete("git po start --")
+    assert {o for o in every_option(start) if o.startswith("--")} <= complete("git po start --")
     assert "po" in complete("git p")
     plan = groups()["plan"]
     assert complete("git po plan ") == set(plan.commands)
     draft = plan.commands["draft"]
-    assert {o for o in options(draft) if o.startswith("--")} <= complete("git po plan draft --")
+    assert {o for o in every_option(draft) if o.startswith("--")} <= complete(
+        "git po plan draft --"
+    )
     assert "notes.txt" in complete("git po plan draft ")
