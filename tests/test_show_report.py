@@ -24,7 +24,12 @@ def test_show_tells_everything_about_a_task(repo: Path, tmp_path: Path) -> None:
             {"commit": "[CHECKPOINT] api: first endpoint"},
             {"commit": "[COMPLETE] api done"},
             {"cost": 0.25},
-        ]
+        ],
+        # within its writes: a commit outside them would be refused
+        "models": [
+            {"write": "models.py", "content": "class Order: ...\n"},
+            {"commit": "[COMPLETE] models done"},
+        ],
     }
     plan = write_plan(
         tmp_path,

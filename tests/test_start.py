@@ -702,8 +702,13 @@ def test_plan_keys_become_claude_flags_and_the_prompt_says_what_to_do(
 ) -> None:
     plan = write_plan(tmp_path, "flags", ARGV_PLAN)
     (plan.parent / "b.md").write_text("Use the parser in the CLI.\n")
+    # a commits within its writes (a commit outside them would be refused)
+    inside = [
+        {"write": "src/parser/__init__.py", "content": "\n"},
+        {"commit": "[COMPLETE] a done"},
+    ]
 
-    res = start(repo, plan, env=fake_env(tmp_path))
+    res = start(repo, plan, env=fake_env(tmp_path, {"a": inside}))
 
     assert res.code == 0, res
     a, b = invocation(tmp_path, "a"), invocation(tmp_path, "b")
