@@ -1174,9 +1174,20 @@ def integrate_cmd(
     tasks = tuple(t.strip() for spec in only for t in spec.split(",") if t.strip())
     if into:
         integrate_land.check_into(repo, name, into)
-    rep = integrate.integrate(
-        repo, name, integrate.Options(only=tasks, dry_run=dry_run, branch=branch)
+    progress = (
+        liveview.ProgressLine(sys.stderr, "integrating")
+        if sys.stderr.isatty() and not cliopts.PREFS.quiet
+        else None
     )
+    try:
+        rep = integrate.integrate(
+            repo,
+            name,
+            integrate.Options(only=tasks, dry_run=dry_run, branch=branch, progress=progress),
+        )
+    finally:
+        if progress is not None:
+            progress.close()
     click.echo(integrate_text.report_text(rep))
     if not rep.ok:
         hint = integrate_text.report_hint(rep)

@@ -21,6 +21,7 @@ prints integrate_text; the integration branch itself (name, lock, moves) integra
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -134,6 +135,8 @@ class Options:
     only: tuple[str, ...] = ()
     dry_run: bool = False
     branch: str | None = None  # overrides the plan's integration_branch and po.integrationBranch
+    # told (done so far, how many, task) before each task: the CLI's progress line
+    progress: Callable[[int, int, str], None] | None = field(default=None, compare=False)
 
 
 # --- integrate -----------------------------------------------------------------------------------
@@ -200,9 +203,12 @@ class _Integration:
         order = self.plan.graph.topo_order
         ancestors = self.plan.graph.ancestors
         held: dict[str, tuple[str, ...]] = {}  # task set aside -> the failed tasks at its root
+        todo = [t for t in order if not self.options.only or t in self.options.only]
         for tid in order:
             if self.options.only and tid not in self.options.only:
                 continue
+            if self.options.progress is not None:
+                self.options.progress(todo.index(tid), len(todo), tid)
             waits_for = tuple(
                 dict.fromkeys(
                     root for dep in order if dep in ancestors[tid] for root in held.get(dep, ())

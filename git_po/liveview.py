@@ -9,7 +9,7 @@ import os
 import time
 from typing import TextIO
 
-from git_po import notify, render, watch
+from git_po import cells, notify, render, watch
 from git_po.run_base import TaskView
 
 REDRAW_EVERY = 0.5  # seconds between frames when nothing but the clock changed
@@ -75,3 +75,29 @@ class LiveObserver:
             self.hidden = False
             self.stream.write(watch.SHOW_CURSOR)
             self.stream.flush()
+
+
+class ProgressLine:
+    """One line on a terminal rewritten in place for a long phase ("integrating 3/20: api"),
+    taken away at the end, as git's progress does on stderr."""
+
+    def __init__(self, stream: TextIO, what: str) -> None:
+        self.stream = stream
+        self.what = what
+        self.shown = False
+
+    def __call__(self, done: int, total: int, item: str) -> None:
+        try:
+            width = os.get_terminal_size(self.stream.fileno()).columns or 80
+        except (OSError, ValueError):
+            width = 80
+        line = cells.clip(f"{self.what} {done + 1}/{total}: {item}", max(10, width - 1))
+        self.stream.write(f"\r\x1b[K{line}")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False

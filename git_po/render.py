@@ -237,7 +237,7 @@ def live_lines(
     for v in views:
         elapsed = duration((v.ended or now) - v.started) if v.started is not None else "-"
         note = v.reason if v.reason and v.state is not State.COMPLETE else (v.last_subject or "")
-        if v.state is State.RUNNING and v.activity and not v.last_subject:
+        if v.state in (State.RUNNING, State.PENDING) and v.activity and not v.last_subject:
             note = v.activity
         rows.append([v.id, v.state.value, str(v.checkpoints), elapsed, money(v.cost_usd), note])
         states.append(v.state.value)

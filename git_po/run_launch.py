@@ -96,7 +96,11 @@ class LaunchMixin(_RunBase):
                 # its directory was deleted by hand: drop the stale entry, make it again
                 remove_worktree(self.repo, wname, None, self.prep.worktree_root)
             prepare_root(self.prep.worktree_root, self.repo.common_dir)
+            # progress: many worktrees made in one pass would leave the live view blank
+            self.views[task.id].activity = "creating its worktree"
+            self.observer.tick(self._view_list())
             self.repo.add_worktree(wname, path, branch)
+            self.views[task.id].activity = None
             faults.point("after-worktree")
         hookinstall.mark_worktree(self.repo, wname, plan, task)
 

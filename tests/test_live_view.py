@@ -203,3 +203,41 @@ def test_notify_command_runs_without_a_terminal_and_its_failure_is_a_warning(
     assert "\x1b]9;" not in res.out and "\a" not in res.out  # no terminal, no bell
     listed = run_po(repo, "config").out
     assert "po.notifyCommand" in listed and "po.notifyTerminal" in listed
+
+
+def test_integrate_shows_progress_on_a_terminal_and_takes_it_away(
+    repo: Path, tmp_path: Path
+) -> None:
+    plan = write_plan(
+        tmp_path, "p", "".join(f'[tasks.t{i}]\nprompt = "T{i}."\n\n' for i in range(3))
+    )
+    assert start(repo, plan, env=fake_env(tmp_path)).code == 0
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "git_po", "integrate", "p"],
+        cwd=repo,
+        env=po_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
+    os.close(slave)
+    out, _ = proc.communicate(timeout=120)
+    shown = bytearray()
+    while select.select([master], [], [], 0.2)[0]:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        shown += data
+    os.close(master)
+    assert proc.returncode == 0, out
+    text = shown.decode()
+    for i in range(3):
+        assert f"integrating {i + 1}/3: t{i}" in text
+    assert text.endswith("\r\x1b[K")  # the line is gone once the report prints
+    assert "integrating 1/3" not in out.decode()  # progress is not part of the report
+    piped = run_po(repo, "integrate", "p")
+    assert "integrating 1/3" not in piped.err  # no terminal, no progress
