@@ -99,12 +99,21 @@ def _workers(repo: Repo, plan: Plan, options: StartOptions) -> int:
     return config.max_workers(repo) or plan.max_workers
 
 
+def _workdir(repo: Repo) -> Path | None:
+    """The repository's working tree (prompt files may live there), if it has one."""
+    try:
+        return repo.main_workdir()
+    except PoError:
+        return None
+
+
 def prepare(repo: Repo, plan_path: Path, options: StartOptions) -> Prepared:
     """Validate a plan file against the repository; check agents."""
     plan = load_plan_file(
         plan_path,
         lambda name, base: _repo_check(repo, name, base),
         config.plan_fallbacks(repo),
+        _workdir(repo),
     )
     base = repo.resolve(plan.base)
     assert base is not None  # checked by _repo_check
@@ -201,7 +210,7 @@ def schedule(prep: Prepared, kept: frozenset[str] = frozenset()) -> Schedule:
     )
     rows = tuple(
         ScheduleRow(t.id, t.depends_on, g.path_length[t.id], t.agent)
-        for t in sorted(prep.plan.tasks, key=lambda t: g.topo_order.index(t.id))
+        for t in sorted(prep.plan.tasks, key=lambda t: g.index[t.id])
     )
     return Schedule(
         plan=prep.plan.name,
@@ -222,6 +231,7 @@ def diagnose(repo: Repo, plan_path: Path | None, claude_path: str | None) -> lis
             plan_path,
             lambda name, base: _repo_check(repo, name, base),
             config.plan_fallbacks(repo),
+            _workdir(repo),
         )
     path = claude_path or config.claude_path(repo)
     try:

@@ -34,7 +34,7 @@ class NeedsMixin(_RunBase):
             if other not in self.plan.ids:
                 self._set(tid, State.BLOCKED, "blocked", reason=f"needs unknown task {other!r}")
                 continue
-            if tid in self.plan.graph.ancestors.get(other, frozenset()):
+            if self.plan.graph.reaches(tid, other):
                 self._set(
                     tid,
                     State.BLOCKED,

@@ -267,8 +267,8 @@ def test_plan_values_never_reach_a_shell(repo: Path, tmp_path: Path) -> None:
         f"""
         [tasks.t]
         prompt = '{prompt}'
-        model = "sonnet; touch pwned4"
-        allowed_tools = ["Bash(git *); touch pwned5", "$(touch pwned6)"]
+        model = "sonnet"
+        allowed_tools = ["Bash(echo $(touch pwned5))", "Bash(git *)"]
         """,
     )
 
@@ -277,7 +277,7 @@ def test_plan_values_never_reach_a_shell(repo: Path, tmp_path: Path) -> None:
     assert res.code == 0, res
     run = launches(tmp_path, "t")[0]
     assert prompt in run["prompt"]
-    assert run["args"]["model"] == "sonnet; touch pwned4"
+    assert run["args"]["allowed_tools"] == ["Bash(echo $(touch pwned5))", "Bash(git *)"]
     found = subprocess.run(
         ["find", str(tmp_path), "-name", "pwned*"], capture_output=True, text=True, check=True
     )
