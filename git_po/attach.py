@@ -17,6 +17,7 @@ from pathlib import Path
 
 from git_po import config, hookinstall, local, proc
 from git_po.agents import profile
+from git_po.confine import session_id_ok
 from git_po.errors import AgentMissing, StateConflict
 from git_po.lookup import TaskRef
 from git_po.repo import Repo
@@ -94,6 +95,11 @@ def prepare(repo: Repo, ref: TaskRef, claude_path: str | None = None) -> Session
             hint="point --claude or git config po.claudePath at it"
             if agent == "claude"
             else f"install it, or point git config po.agent.{agent}.executable at it",
+        )
+    if not session_id_ok(session):
+        raise StateConflict(
+            f"the session id recorded for {ref} ({session!r}) is not a session id",
+            hint="its state ref was not written by git po; git po retry runs the task afresh",
         )
     argv = prof.attach_argv(task, session)
     if argv is None:

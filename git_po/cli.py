@@ -405,6 +405,8 @@ def _message(command: str, spec: str, text: str, plan: str | None, no_live: bool
         return
     options = StartOptions()
     prep = scheduler.prepare_resume(repo, done.plan, options)
+    for warning in prep.warnings:
+        _err(f"warning: {warning}")
     sys.exit(_run(repo, prep, options, live=not no_live and sys.stdout.isatty(), resume=True))
 
 

@@ -11,7 +11,7 @@ from git_po.agents import AgentProfile, profile
 from git_po.errors import AgentMissing, NotFound, PlanError, PoError
 from git_po.plan import Plan, load_plan_file, parse_plan
 from git_po.repo import Oid, Repo
-from git_po.state import StoredPlan, read_plan_ref
+from git_po.state import StateStore, StoredPlan, read_plan_ref
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,10 @@ def prepare_resume(repo: Repo, name: str, options: StartOptions) -> Prepared:
         raise NotFound(
             f"the plan recorded for {name!r} cannot be read: {exc.problems[0]}",
         ) from None
-    warnings: list[str] = []
+    store = StateStore(repo, name)
+    for tid in plan.ids:  # a fetched state that names paths not git po's own: say so
+        store.read(tid)
+    warnings: list[str] = list(store.ignored)
     now = repo.resolve(stored.run.base_rev)
     if now is not None and now != stored.run.base:
         warnings.append(

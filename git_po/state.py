@@ -18,7 +18,8 @@ from typing import Any
 
 import tomli_w
 
-from git_po import faults, layout
+from git_po import confine, faults, layout
+from git_po.config import worktree_root
 from git_po.errors import StateConflict
 from git_po.repo import Oid, Repo
 
@@ -208,6 +209,9 @@ class StateStore:
         self.repo = repo
         self.plan = plan
         self._tips: dict[str, Oid | None] = {}
+        self._confinement: confine.Confinement | None = None
+        # paths read from state refs that lie outside git po's own places, in words
+        self.ignored: list[str] = []
 
     def read(self, task: str) -> TaskState | None:
         tip = self.repo.read_ref(layout.task_ref(self.plan, task))
@@ -217,7 +221,20 @@ class StateStore:
         data = self.repo.read_blob(tip, "state.toml")
         if data is None:
             return None
-        return TaskState.from_toml(data.decode())
+        return self._confined(TaskState.from_toml(data.decode()))
+
+    def _confined(self, st: TaskState) -> TaskState:
+        """The state with paths that are not git po's own for this task ignored (a fetched
+        state is data: it never names the directory git po snapshots or stops processes in)."""
+        if self._confinement is None:
+            self._confinement = confine.Confinement(
+                self.repo.common_dir, worktree_root(self.repo), self.repo.worktree_dir
+            )
+        st, notes = confine.sanitize(st, self._confinement)
+        for note in notes:
+            if note not in self.ignored:
+                self.ignored.append(note)
+        return st
 
     def write(
         self, st: TaskState, event: str, message: str, detail: Mapping[str, object] | None = None

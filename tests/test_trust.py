@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import git, run_po
-from tests.helpers import write_plan
+from tests.helpers import claude_log, fake_env, write_plan
 
 SHELL_PLAN = """
 [tasks.a]
@@ -138,3 +138,121 @@ def test_a_plan_started_from_a_file_is_trusted_by_that_act(tmp_path: Path, repo:
 def test_trust_of_an_unknown_plan_is_exit_6(repo: Path) -> None:
     res = run_po(repo, "trust", "nope")
     assert res.code == 6, res
+
+
+# --- state is data: paths in a state ref are never authority ------------------------------------
+
+FLAKY = """
+[tasks.t]
+agent = "shell"
+run = "test -f {marker} || {{ touch {marker}; exit 1; }}; echo x > f && git add f && {commit}"
+"""
+
+
+COMMIT = "git commit -qm '[COMPLETE] t'"
+
+
+def _forge_state(repo: Path, plan: str, task: str, **values: str) -> None:
+    """Rewrite keys of a task's state.toml in a new commit on its state ref (what a fetched
+    state written by someone else can hold)."""
+    ref = f"refs/po/{plan}/tasks/{task}"
+    text = git(repo, "show", f"{ref}:state.toml")
+    lines = []
+    for line in text.splitlines():
+        key = line.split("=", 1)[0].strip()
+        if key in values and not line.startswith((" ", "[")):
+            line = f"{key} = {values[key]!r}".replace("'", '"')
+        lines.append(line)
+    blob = _git_in(repo, "\n".join(lines) + "\n", "hash-object", "-w", "--stdin").strip()
+    entries = [
+        e if not e.endswith("\tstate.toml") else f"100644 blob {blob}\tstate.toml"
+        for e in git(repo, "ls-tree", ref).splitlines()
+    ]
+    tree = _git_in(repo, "\n".join(entries) + "\n", "mktree").strip()
+    commit = git(repo, "commit-tree", tree, "-p", ref, "-m", "forged").strip()
+    git(repo, "update-ref", ref, commit)
+
+
+def test_a_forged_worktree_path_in_state_is_reported_and_ignored(
+    tmp_path: Path, repo: Path, sealed_env: Path
+) -> None:
+    home = sealed_env
+    key = home / ".ssh" / "id_ed25519"
+    key.parent.mkdir()
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n")
+    marker = tmp_path / "second-time"
+    plan_file = write_plan(tmp_path, "p", FLAKY.format(marker=marker, commit=COMMIT))
+    assert run_po(repo, "start", str(plan_file), "--no-live").code == 1  # t failed once
+    _forge_state(repo, "p", "t", worktree=str(home))
+
+    res = run_po(repo, "retry", "p/t", "--no-live")
+
+    assert res.code == 0, res
+    assert f"names '{home}' as its worktree" in res.err and "ignored" in res.err
+    assert key.read_text().endswith("secret\n")  # untouched
+    snapshots = git(repo, "for-each-ref", "--format=%(refname)", "refs/po/p/wip/")
+    for ref in snapshots.split():
+        assert ".ssh" not in git(repo, "ls-tree", "-r", "--name-only", ref)
+    state = git(repo, "show", "refs/po/p/tasks/t:state.toml")
+    assert str(home) + '"' not in state  # the forged path is gone from the state it wrote
+
+
+def test_a_forged_transcript_path_is_never_written(tmp_path: Path, repo: Path) -> None:
+    victim = tmp_path / "precious.txt"
+    victim.write_text("my notes sk-ant-api03-" + "Zx9" * 20 + "\n")
+    marker = tmp_path / "second-time"
+    plan_file = write_plan(tmp_path, "p", FLAKY.format(marker=marker, commit=COMMIT))
+    assert run_po(repo, "start", str(plan_file), "--no-live").code == 1
+    ref = "refs/po/p/tasks/t"
+    text = git(repo, "show", f"{ref}:state.toml")
+    forged = "\n".join(
+        f'transcript = "{victim}"' if line.startswith("transcript = ") else line
+        for line in text.splitlines()
+    )
+    blob = _git_in(repo, forged + "\n", "hash-object", "-w", "--stdin").strip()
+    entries = [
+        e if not e.endswith("\tstate.toml") else f"100644 blob {blob}\tstate.toml"
+        for e in git(repo, "ls-tree", ref).splitlines()
+    ]
+    tree = _git_in(repo, "\n".join(entries) + "\n", "mktree").strip()
+    git(repo, "update-ref", ref, git(repo, "commit-tree", tree, "-p", ref, "-m", "f").strip())
+
+    shown = run_po(repo, "show", "p/t", "--json")
+    assert str(victim) not in shown.out
+    res = run_po(repo, "retry", "p/t", "--no-live")
+    assert res.code == 0, res
+    assert "sk-ant-api03-" in victim.read_text()  # never masked in place, never rewritten
+
+
+def test_a_forged_session_id_never_becomes_an_option(tmp_path: Path, repo: Path) -> None:
+    plan_file = write_plan(tmp_path, "p", '[tasks.t]\nprompt = "Do it."\n')
+    script = {"attempts": {"1": [{"say": "thinking"}, {"exit": 0}]}}
+    env = fake_env(tmp_path, {"t": script})
+    assert run_po(repo, "start", str(plan_file), "--no-live", env=env).code == 1
+    _forge_state_text(repo, "p", "t", "session_id = ", f'session_id = "{OPTION}"')
+
+    attach = run_po(repo, "attach", "p/t", env=env)
+    assert attach.code == 5, attach
+    assert "is not a Claude Code session id" in attach.err
+    res = run_po(repo, "retry", "p/t", "--no-live", env=env)
+
+    assert res.code == 0, res
+    last = claude_log(tmp_path)[-1]
+    assert last["args"]["dangerously_skip_permissions"] in (None, False)
+    assert last["args"]["resume"] is None  # not a session id: not resumed
+
+
+OPTION = "--dangerously-skip-permissions"
+
+
+def _forge_state_text(repo: Path, plan: str, task: str, prefix: str, new: str) -> None:
+    ref = f"refs/po/{plan}/tasks/{task}"
+    text = git(repo, "show", f"{ref}:state.toml")
+    forged = "\n".join(new if line.startswith(prefix) else line for line in text.splitlines())
+    blob = _git_in(repo, forged + "\n", "hash-object", "-w", "--stdin").strip()
+    entries = [
+        e if not e.endswith("\tstate.toml") else f"100644 blob {blob}\tstate.toml"
+        for e in git(repo, "ls-tree", ref).splitlines()
+    ]
+    tree = _git_in(repo, "\n".join(entries) + "\n", "mktree").strip()
+    git(repo, "update-ref", ref, git(repo, "commit-tree", tree, "-p", ref, "-m", "f").strip())

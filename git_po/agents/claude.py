@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from git_po.agents.base import Launch, TranscriptReader, TranscriptSummary
+from git_po.confine import session_id_ok
 from git_po.plan import Task
 
 # Linux refuses a single argv string over 128 KiB (MAX_ARG_STRLEN); longer prompts go on stdin
@@ -43,7 +44,7 @@ class ClaudeProfile:
         else:
             stdin = prompt.encode()
         argv += ["--output-format", "stream-json", "--verbose"]
-        if resume_session:
+        if resume_session and session_id_ok(resume_session):  # read from a state ref: data
             argv += ["--resume", resume_session]
         if task.model:
             argv += ["--model", task.model]

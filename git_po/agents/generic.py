@@ -12,6 +12,7 @@ from typing import Any
 
 from git_po.agents.base import Launch, TranscriptReader, TranscriptSummary
 from git_po.agents.spec import SESSION_ID, AgentSpec, expand
+from git_po.confine import session_id_ok
 from git_po.plan import Task
 
 MAX_ARGV_PROMPT = 100_000  # longer prompts go on stdin (Linux: 128 KiB per argv string)
@@ -66,6 +67,8 @@ class GenericProfile:
     def launch(
         self, task: Task, prompt: str, resume_session: str | None, worktree: Path | None = None
     ) -> Launch:
+        if resume_session and not session_id_ok(resume_session):  # read from a state ref
+            resume_session = None
         template = self.spec.resume if resume_session and self.spec.resume else self.spec.command
         stdin: bytes | None = None
         arg_prompt: str | None = prompt
