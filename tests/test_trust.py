@@ -233,7 +233,7 @@ def test_a_forged_session_id_never_becomes_an_option(tmp_path: Path, repo: Path)
 
     attach = run_po(repo, "attach", "p/t", env=env)
     assert attach.code == 5, attach
-    assert "is not a Claude Code session id" in attach.err
+    assert "is not a session id" in attach.err
     res = run_po(repo, "retry", "p/t", "--no-live", env=env)
 
     assert res.code == 0, res
