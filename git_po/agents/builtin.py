@@ -72,10 +72,15 @@ auth = '(?i)\b(401|403)\b|unauthenticated|api key not valid|permission.?denied'
 about = """aider edits files itself (--yes-always) but does not run shell commands headless
 (their confirmation needs an explicit yes), so it cannot make protocol commits on its own:
 its auto-commits are off (--no-auto-commits --no-dirty-commits) and git po commits what it
-leaves as an auto-saved [CHECKPOINT]; a [COMPLETE] needs a follow-up task or a person."""
+leaves as an auto-saved [CHECKPOINT]; a [COMPLETE] needs a follow-up task or a person.
+Its history files go to the worktree's git dir and its repository map is off (--map-tokens 0),
+so nothing of aider's own lands in the worktree (and in a commit)."""
 command = ["aider", "--yes-always", "--no-auto-commits", "--no-dirty-commits",
-           "--no-check-update", "--no-show-model-warnings", "--no-pretty", "--no-stream",
-           "--no-gitignore", "--model", "{model}", "--message", "{prompt}"]
+           "--no-check-update", "--no-show-release-notes", "--no-show-model-warnings",
+           "--no-analytics", "--no-pretty", "--no-stream", "--no-gitignore", "--map-tokens", "0",
+           "--chat-history-file", "{gitdir}/aider.chat.history.md",
+           "--input-history-file", "{gitdir}/aider.input.history",
+           "--model", "{model}", "--message", "{prompt}"]
 format = "text"
 cost = 'Cost: \$[0-9.]+ message, \$([0-9.]+) session'
 input_tokens = '+Tokens: ([0-9.]+[kM]?) sent'

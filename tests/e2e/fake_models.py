@@ -5,7 +5,9 @@ API for Claude Code). One server answers both:
 * ``POST .../responses``: Codex, pointed here by a model provider in its config.toml
   (`base_url = "http://127.0.0.1:PORT/v1"`, `wire_api = "responses"`);
 * ``POST /v1beta/models/MODEL:streamGenerateContent?alt=sse`` (and ``:generateContent``):
-  Gemini CLI, pointed here by ``GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:PORT``.
+  Gemini CLI, pointed here by ``GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:PORT``;
+* ``POST .../chat/completions``: aider (litellm), pointed here by
+  ``OPENAI_API_BASE=http://127.0.0.1:PORT/v1`` with a model ``openai/NAME``.
 
 Every request is answered statelessly:
 
@@ -147,6 +149,47 @@ class FakeResponses:
             return 200, "text/event-stream", f"data: {json.dumps(chunk)}\n\n".encode()
         return 200, "application/json", json.dumps(chunk).encode()
 
+    def chat(self, path: str, body: JSON) -> tuple[int, str, bytes]:
+        """Chat Completions (aider, through litellm), not streamed: a Write is an edit in
+        aider's `whole` format (the file name, then the whole file fenced)."""
+        given = body.get("messages")
+        messages: list[Any] = given if isinstance(given, list) else []
+        # aider's system prompt carries example exchanges: count only the replies after the
+        # first message that names the script
+        first = next(
+            (i for i, m in enumerate(messages) if SCRIPT_MARKER.search(json.dumps(m))),
+            len(messages),
+        )
+        turn = sum(
+            1 for m in messages[first:] if isinstance(m, dict) and m.get("role") == "assistant"
+        )
+        _, step = self._step(path, body, turn)
+        if isinstance(step, Fail):
+            code = _ERROR_CODES.get(step.status, "api_error")
+            err = {"error": {"message": step.message, "type": code, "code": code}}
+            return step.status, "application/json", json.dumps(err).encode()
+        if isinstance(step, Write):
+            content = f"{step.path}\n```\n{step.content}```\n"
+        elif isinstance(step, Run):
+            content = f"```bash\n{step.command}\n```\n"
+        else:
+            content = step.text
+        reply = {
+            "id": f"chatcmpl-{len(self.requests)}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": str(body.get("model") or "gpt-test"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+        }
+        return 200, "application/json", json.dumps(reply).encode()
+
     def answer(self, path: str, body: JSON) -> tuple[int, str, bytes]:
         raw = json.dumps(body)
         m = SCRIPT_MARKER.search(raw)
@@ -240,6 +283,9 @@ class FakeResponses:
                     return
                 if "GenerateContent" in self.path or ":generateContent" in self.path:
                     self._send(*fake.gemini(self.path, body if isinstance(body, dict) else {}))
+                    return
+                if self.path.rstrip("/").endswith("/chat/completions"):
+                    self._send(*fake.chat(self.path, body if isinstance(body, dict) else {}))
                     return
                 if not self.path.rstrip("/").endswith("/responses"):
                     self._send(404, "application/json", b'{"error":{"message":"not found"}}')

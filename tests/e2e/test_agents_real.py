@@ -345,3 +345,88 @@ def test_gemini_429_is_a_rate_limit(
     st = _status(repo, gemini_env)["lim"]
     assert st["state"] == "failed", st
     assert "rate limit" in str(st["reason"]).lower(), (st, responses.describe())
+
+
+# --------------------------------------------------------------------------- aider
+
+AIDER = E2E_DIR / ".aider-venv" / "bin" / "aider"
+
+
+@pytest.fixture(scope="session")
+def aider_cli() -> Path:
+    """The real aider, pinned in tests/e2e/aider-requirements.txt, in a venv of its own."""
+    req = (E2E_DIR / "aider-requirements.txt").read_text()
+    pinned = next(x.split("==")[1] for x in req.splitlines() if x.startswith("aider-chat=="))
+    why = None
+    if not AIDER.exists():
+        why = f"{AIDER} is not installed (.ci/run makes tests/e2e/.aider-venv)"
+    else:
+        out = subprocess.run(
+            [str(AIDER), "--version"],
+            capture_output=True,
+            text=True,
+            env=_ORIGINAL_ENV,
+            timeout=120,
+        )
+        if pinned not in out.stdout:
+            why = f"{AIDER} --version is {out.stdout.strip()!r}, want {pinned}"
+    if why:
+        if _REQUIRED:
+            pytest.fail(f"real aider required (GIT_PO_E2E_REQUIRED=1): {why}")
+        pytest.skip(why)
+    return AIDER
+
+
+@pytest.fixture
+def aider_env(responses: FakeResponses, aider_cli: Path, repo: Path) -> dict[str, str]:
+    git(repo, "config", "po.agent.aider.executable", str(aider_cli))
+    git(repo, "config", "po.retryDelay", "0")
+    git(repo, "config", "po.cooldown", "0")
+    no_proxy = "127.0.0.1,localhost"
+    return {
+        "OPENAI_API_BASE": responses.base_url,
+        "OPENAI_API_KEY": "sk-test",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no fetch of the price list
+        "NO_PROXY": no_proxy,
+        "no_proxy": no_proxy,
+    }
+
+
+def test_aider_edits_and_its_work_is_kept_as_a_checkpoint(
+    repo: Path, responses: FakeResponses, aider_env: dict[str, str]
+) -> None:
+    # headless aider edits files but runs no shell command: no protocol commit of its own
+    responses.add_script("ad", [Write("hello.txt", "hello\n")])
+    plan = _plan(
+        repo,
+        '[tasks.hello]\nagent = "aider"\nmodel = "openai/gpt-test"\n'
+        'prompt = "Write hello.txt. [script:ad]"\n',
+    )
+    res = run_po(repo, "start", str(plan), "--no-live", env=aider_env, timeout=240)
+    log = responses.describe()
+    assert res.code != 0, f"{res}\n{log}"
+    st = _status(repo, aider_env)["hello"]
+    assert (st["state"], st["agent"]) == ("failed", "aider"), st
+    assert st["last_outcome"] == "no-progress", st
+    assert st["input_tokens"] == 100 and st["output_tokens"] == 20, st
+    # its edit is on the branch, auto-saved, and nothing of aider's own came with it
+    assert git(repo, "show", "po/cx/hello:hello.txt") == "hello\n"
+    files = git(repo, "ls-tree", "-r", "--name-only", "po/cx/hello").split()
+    assert not [f for f in files if f.startswith(".aider")], files
+    assert responses.turns_served("ad")[:1] == [0], log
+
+
+def test_aider_429_is_a_rate_limit(
+    repo: Path, responses: FakeResponses, aider_env: dict[str, str]
+) -> None:
+    responses.add_script("al", [Fail(429, "Rate limit reached for gpt-test")])
+    plan = _plan(
+        repo,
+        '[tasks.lim]\nagent = "aider"\nmodel = "openai/gpt-test"\n'
+        'prompt = "Anything. [script:al]"\n',
+    )
+    res = run_po(repo, "start", str(plan), "--no-live", env=aider_env, timeout=300)
+    assert res.code != 0, res
+    st = _status(repo, aider_env)["lim"]
+    assert st["state"] == "failed", st
+    assert "rate limit" in str(st["reason"]).lower(), (st, responses.describe())
