@@ -91,7 +91,7 @@ def literal_prefix(pattern: str) -> tuple[str, ...]:
     starts with them. So two globs overlap only if one's prefix is a prefix of the other's."""
     out: list[str] = []
     for seg in pattern.split("/"):
-        if _GLOB_CHARS & set(seg):
+        if "*" in seg or "?" in seg or "[" in seg:
             break
         out.append(seg)
     return tuple(out)
@@ -142,13 +142,14 @@ def clashes(
             fx, fy = (a, b) if x in in_a and y in in_b else (b, a)
             found.append(Clash(x, y, fx, fy))
 
+    prefixes = {glob: literal_prefix(glob) for glob in holders}
     trie: dict[tuple[str, ...], list[str]] = {}
-    for glob in holders:
-        trie.setdefault(literal_prefix(glob), []).append(glob)
+    for glob, prefix in prefixes.items():
+        trie.setdefault(prefix, []).append(glob)
     for glob, tasks in holders.items():
         if len(tasks) > 1:
             scan((glob, glob))
-        prefix = literal_prefix(glob)
+        prefix = prefixes[glob]
         for cut in range(len(prefix) + 1):
             for other in trie.get(prefix[:cut], ()):
                 if other == glob or (cut == len(prefix) and other > glob):
