@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -49,6 +50,7 @@ from git_po import (
     transcript,
     trust,
     watch,
+    work,
 )
 from git_po.drafting import command as drafting
 from git_po.drafting import render as draft_render
@@ -229,6 +231,13 @@ def cli() -> None:
     "whose earlier run did not finish (its refs are kept under refs/po/<plan>/runs/).",
 )
 @click.option("--no-live", is_flag=True, help="Print one line per state change even on a terminal.")
+@click.option(
+    "--remote",
+    "remote_name",
+    metavar="REMOTE",
+    help="Publish the plan on REMOTE and work on it as git po work does; other machines join "
+    "with git po work --remote REMOTE.",
+)
 @_boundary
 def start(
     plan_file: Path,
@@ -237,6 +246,7 @@ def start(
     claude_path: str | None,
     restart: bool,
     no_live: bool,
+    remote_name: str | None,
 ) -> None:
     """Validate PLAN_FILE, record it under refs/po/<plan>/, and run its tasks.
 
@@ -263,7 +273,57 @@ def start(
             text = f"{body}\n\n{render.rerun_text(seen)}\n\n{last}"
         click.echo(text)
         return
-    code = _run(repo, prep, options, live=not no_live and sys.stdout.isatty())
+    runner = None
+    if remote_name is not None:
+        work.before_publish(repo, remote_name, prep.plan.name)
+        runner = functools.partial(work.run_work, remote_name=remote_name, publish=True)
+    code = _run(repo, prep, options, live=not no_live and sys.stdout.isatty(), runner=runner)
+    sys.exit(code)
+
+
+@cli.command("work", context_settings=CONTEXT)
+@click.argument("plan", required=False)
+@click.option(
+    "--remote",
+    "remote_name",
+    metavar="REMOTE",
+    required=True,
+    help="The remote that coordinates: claims, state and branches go through it.",
+)
+@click.option(
+    "--max-workers",
+    "-j",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Most workers at once on this machine (overrides the plan and po.maxWorkers).",
+)
+@click.option(
+    "--claude",
+    "claude_path",
+    metavar="PATH",
+    help="The claude executable (overrides po.claudePath).",
+)
+@click.option("--no-live", is_flag=True, help="Print one line per state change even on a terminal.")
+@_boundary
+def work_cmd(
+    plan: str | None,
+    remote_name: str,
+    max_workers: int | None,
+    claude_path: str | None,
+    no_live: bool,
+) -> None:
+    """Work on PLAN, published on REMOTE, beside other machines: take ready tasks by claiming
+    each on REMOTE (a compare-and-swap push: no two machines run one task), push each task's
+    branch and state as they change, take over tasks whose machine stopped renewing its claim.
+    Ends when no task is left to run: exit 0 if all are complete, 1 otherwise."""
+    repo = _open_repo()
+    name = work.before_work(repo, remote_name, plan)
+    options = StartOptions(max_workers=max_workers, claude_path=claude_path)
+    prep = scheduler.prepare_resume(repo, name, options)
+    for warning in prep.warnings:
+        _err(f"warning: {warning}")
+    runner = functools.partial(work.run_work, remote_name=remote_name)
+    code = _run(repo, prep, options, live=not no_live and sys.stdout.isatty(), runner=runner)
     sys.exit(code)
 
 
@@ -274,6 +334,7 @@ def _run(
     *,
     live: bool,
     resume: bool = False,
+    runner: Callable[..., scheduler.RunOutcome] | None = None,
 ) -> int:
     interrupts = signals.Interrupts()
     output = termout.Output(on_lost=interrupts.note)
@@ -295,7 +356,8 @@ def _run(
             cwd=repo.workdir or repo.common_dir,
             alert=view.alert if view is not None and notify.terminal_wanted(repo) else None,
         )
-        runner = scheduler.resume_plan if resume else scheduler.run_plan
+        if runner is None:
+            runner = scheduler.resume_plan if resume else scheduler.run_plan
         outcome = runner(
             repo,
             prep,
@@ -336,6 +398,8 @@ def _run(
         with output.guard():
             if not quiet:
                 click.echo(f"wall time {render.duration(outcome.wall_seconds)}")
+                for line in work.outcome_lines(outcome):
+                    click.echo(line)
             if outcome.run_state == "waiting":
                 _err(
                     f"git po: tasks wait for an answer or another task; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -93,14 +94,19 @@ def ls_remote(
 
 
 def fetch(repo: Repo, remote: str, refspecs: Sequence[str], *, timeout: float = 120) -> None:
-    """git fetch refspecs from remote (objects and the refs the refspecs name)."""
-    done = _git(
-        repo,
-        ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, *refspecs],
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise _failed(done, f"git fetch {remote}")
+    """git fetch refspecs from remote (objects and the refs the refspecs name; --refmap= so
+    the remote's own fetch refspecs update nothing else). A tracking ref that another fetch of
+    this clone held locked at that moment is fetched again."""
+    args = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--refmap="]
+    for attempt in range(4):
+        done = _git(repo, [*args, remote, *refspecs], timeout=timeout)
+        if done.returncode == 0:
+            return
+        err = done.stderr.decode(errors="replace")
+        if "cannot lock ref" not in err and "unable to update local ref" not in err:
+            break
+        time.sleep(0.1 * (attempt + 1))
+    raise _failed(done, f"git fetch {remote}")
 
 
 def push(

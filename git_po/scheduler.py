@@ -160,6 +160,7 @@ class Orchestrator(BeginMixin, LaunchMixin, FinishMixin, VerifyMixin, NeedsMixin
         stopping = False
         while True:
             self.waiter.poll()
+            self._between()
             self._flush_unrecorded()
             if self.stop.is_set() and not stopping:
                 stopping = True
@@ -189,6 +190,9 @@ class Orchestrator(BeginMixin, LaunchMixin, FinishMixin, VerifyMixin, NeedsMixin
                 if not self._waiting_later():
                     return False
             self.waiter.wait(self.options.poll_interval)
+
+    def _between(self) -> None:
+        """Once a pass, before anything else: where `git po work` talks to its remote."""
 
     def _cooling(self) -> bool:
         return time.monotonic() < self.cooldown_until

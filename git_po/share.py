@@ -128,12 +128,15 @@ def fetch(repo: Repo, name: str, plan: str | None = None) -> ShareReport:
     return reconcile(repo, name, plan)
 
 
-def reconcile(repo: Repo, name: str, plan: str | None = None) -> ShareReport:
+def reconcile(
+    repo: Repo, name: str, plan: str | None = None, *, skip: Callable[[str], bool] | None = None
+) -> ShareReport:
+    """Take in what refs/po-remotes/<name>/ holds (refs skip() names stay as they are)."""
     report = ShareReport()
     checked_out = {f"refs/heads/{b}" for b in repo.checked_out_branches()}
     for tracking in repo.refs_under(f"{remote.TRACKING}{name}/"):
         ref = remote.local_of(name, tracking)
-        if is_claim(ref) or not in_plan(ref, plan):
+        if is_claim(ref) or not in_plan(ref, plan) or (skip is not None and skip(ref)):
             continue
         theirs = repo.read_ref(tracking)
         if theirs is not None:

@@ -4,6 +4,7 @@ that the test starts (receive-pack enabled) and stops."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import subprocess
 import time
@@ -81,8 +82,9 @@ class GitDaemon:
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.2
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
             ):
                 return
             time.sleep(0.05)
@@ -109,3 +111,37 @@ class GitDaemon:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def chain_plan(n: int, log: Path, *, width: int = 3, max_workers: int = 2) -> str:
+    """n shell tasks in `width` chains, some joining two chains; each appends one line to log
+    (so a task run twice shows twice) and commits a checkpoint, then [COMPLETE]."""
+    out = [f"max_workers = {max_workers}\n"]
+    for i in range(n):
+        t = f"t{i:02d}"
+        deps = [f"t{i - width:02d}"] if i >= width else []
+        if i >= width + 1 and i % 5 == 0:
+            deps.append(f"t{i - width - 1:02d}")
+        body = (
+            f"echo {t} $PO_ATTEMPT >> {log} && echo {i} > f{i:02d}.txt && "
+            f"git add f{i:02d}.txt && git commit -q -m '[CHECKPOINT] {t} half' && "
+            f"git commit -q --allow-empty -m '[COMPLETE] {t}'"
+        )
+        out.append(
+            f'[tasks.{t}]\nagent = "shell"\nwrites = ["f{i:02d}.txt"]\n'
+            f"depends_on = {json.dumps(deps)}\nrun = {json.dumps(body)}\n"
+        )
+    return "\n".join(out)
+
+
+def subjects_on(bare: Path, ref: str, base: str = "main") -> list[str]:
+    return git(bare, "log", "--format=%s", f"{base}..{ref}").splitlines()
+
+
+def wait_published(bare: Path, plan: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if git(bare, "for-each-ref", f"refs/po/{plan}/plan").strip():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"plan {plan} was not published in {timeout}s")
