@@ -8,11 +8,12 @@
 #
 # Kept in step with git_po/cli.py by tests/test_docs.py.
 
-__git_po_subcommands="start resume answer retry stop pause unpause status demo logs show diff report config init schema attach sessions web completion integrate clean doctor plan trust fetch push sync"
+__git_po_subcommands="start resume answer retry stop pause unpause status demo logs show diff report config init schema attach sessions web completion integrate clean doctor plan trust fetch push sync work"
 __git_po_global_opts="--version --help -h --color= --quiet -q --verbose -v"
 # options of every command
 __git_po_common_opts="--color= --quiet -q --verbose -v"
-__git_po_start_opts="--dry-run -n --max-workers= -j --claude= --restart --no-live --help -h"
+__git_po_start_opts="--dry-run -n --max-workers= -j --claude= --restart --no-live --remote= --help -h"
+__git_po_work_opts="--remote= --max-workers= -j --claude= --no-live --help -h"
 __git_po_resume_opts="--max-workers= -j --claude= --no-live --help -h"
 __git_po_answer_opts="--plan= -p --file= -F --no-live --help -h"
 __git_po_retry_opts="--plan= -p --note= --no-live --help -h"
@@ -228,6 +229,12 @@ _git_po ()
 	*,--color=*)
 		__gitcomp "auto always never" "" "${cur#--color=}"
 		return
+		;;
+	work,-*)
+		__gitcomp "$__git_po_work_opts"
+		;;
+	work,*)
+		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __gitcomp_nl "$(__git_po_plans)"
 		;;
 	fetch,-*|push,-*|sync,-*)
 		local opts="__git_po_${subcommand}_opts"

@@ -15,7 +15,7 @@ function __git_po_plans --description 'Plans started in this repository'
     end | string replace -rf '^refs/po/([^/]+)/plan$' '$1'
 end
 
-set -g __git_po_subcommands start resume answer retry stop pause unpause status demo logs show diff report config init schema attach sessions web completion integrate clean doctor plan trust fetch push sync
+set -g __git_po_subcommands start resume answer retry stop pause unpause status demo logs show diff report config init schema attach sessions web completion integrate clean doctor plan trust fetch push sync work
 
 function __git_po_tasks --description 'Task ids of the plan given with --plan, else of every plan'
     set -l plan
@@ -134,6 +134,7 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $top -a fetch -d "Fetch git po's refs from a remote, never backwards"
     complete -c $__git_po_cmd -n $top -a push -d "Push a plan's refs to a remote, each with a lease"
     complete -c $__git_po_cmd -n $top -a sync -d 'Fetch, then push'
+    complete -c $__git_po_cmd -n $top -a work -d 'Work on a plan published on a remote, beside other machines'
 
     # git po start [options] PLAN_FILE
     complete -c $__git_po_cmd -n $start -s n -l dry-run -d 'Validate the plan and print the schedule; write nothing'
@@ -141,6 +142,7 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $start -l claude -r -F -d 'The claude executable'
     complete -c $__git_po_cmd -n $start -l restart -d 'Start over a plan whose earlier run did not finish'
     complete -c $__git_po_cmd -n $start -l no-live -d 'One line per state change even on a terminal'
+    complete -c $__git_po_cmd -n $start -l remote -x -a '(command git remote 2>/dev/null)' -d 'Publish the plan on REMOTE and work on it'
     complete -c $__git_po_cmd -n $start -s h -l help -d 'Show help and exit'
     complete -c $__git_po_cmd -n "$start; and __git_po_needs_arg" -k -a '(__fish_complete_suffix .toml)'
 
@@ -237,6 +239,15 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n "$draft; or $check" -s h -l help -d 'Show help and exit'
     complete -c $__git_po_cmd -n $draft -F
     complete -c $__git_po_cmd -n $check -k -a '(__fish_complete_suffix .toml)'
+
+    # git po work --remote REMOTE [options] [PLAN]
+    set -l work "$po"'__fish_seen_subcommand_from work'
+    complete -c $__git_po_cmd -n $work -l remote -x -a '(command git remote 2>/dev/null)' -d 'The remote that coordinates'
+    complete -c $__git_po_cmd -n $work -s j -l max-workers -x -d 'Most workers at once on this machine'
+    complete -c $__git_po_cmd -n $work -l claude -r -F -d 'The claude executable'
+    complete -c $__git_po_cmd -n $work -l no-live -d 'One line per state change even on a terminal'
+    complete -c $__git_po_cmd -n $work -s h -l help -d 'Show help and exit'
+    complete -c $__git_po_cmd -n "$work; and __git_po_needs_arg" -a '(__git_po_plans)' -d Plan
 
     # git po fetch|push|sync [REMOTE] [PLAN]
     set -l share "$po"'__fish_seen_subcommand_from fetch push sync'

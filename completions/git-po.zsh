@@ -110,6 +110,7 @@ _git-po () {
         'fetch:fetch git po'"'"'s refs from a remote and take them in, never backwards'
         'push:push a plan'"'"'s refs to a remote, each with a lease'
         'sync:fetch, then push'
+        'work:work on a plan published on a remote, beside other machines'
       )
       _describe -t commands 'git po command' cmds && ret=0
       ;;
@@ -123,8 +124,18 @@ _git-po () {
             '--claude=[the claude executable]:claude executable:_files' \
             '--restart[start over a plan whose earlier run did not finish]' \
             '--no-live[print one line per state change even on a terminal]' \
+            '--remote=[publish the plan on REMOTE and work on it]:remote:__git_po_remotes' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:plan file:_files -g "*.toml(-.)"' && ret=0
+          ;;
+        (work)
+          _arguments \
+            '--remote=[the remote that coordinates]:remote:__git_po_remotes' \
+            '(-j --max-workers)'{-j+,--max-workers=}'[most workers at once on this machine]:number of workers' \
+            '--claude=[the claude executable]:claude executable:_files' \
+            '--no-live[print one line per state change even on a terminal]' \
+            '(- :)'{-h,--help}'[show help and exit]' \
+            '1:plan:__git_po_plans' && ret=0
           ;;
         (resume)
           _arguments $__git_po_common \

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import tomli_w
 
+from git_po.repo import Repo
+
 HELD, DONE, RELEASED = "held", "done", "released"
 CLAIM_FILE = "claim.toml"
 
@@ -98,3 +100,18 @@ def decide(
 def backoff(failures: int, *, first: float = 1.0, most: float = 30.0) -> float:
     """Seconds to wait before trying an unreachable remote again after failures in a row."""
     return float(min(most, first * 2 ** max(0, failures - 1)))
+
+
+def holders(repo: Repo, plan: str) -> dict[str, Claim]:
+    """Each task's claim as this clone knows it: its own refs/po/<plan>/claims/ (a clone that
+    mirrors the remote), else what the last fetch saw under refs/po-remotes/*/."""
+    out: dict[str, Claim] = {}
+    refs = [r for r in repo.refs_under("refs/po-remotes/") if f"/po/{plan}/claims/" in r]
+    refs += repo.refs_under(f"refs/po/{plan}/claims/")  # last: it wins
+    for ref in refs:
+        oid = repo.read_ref(ref)
+        data = repo.read_blob(oid, CLAIM_FILE) if oid else None
+        claim = Claim.from_toml(data.decode(errors="replace")) if data else None
+        if claim is not None:
+            out[ref.rsplit("/", 1)[1]] = claim
+    return out

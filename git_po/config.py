@@ -36,6 +36,10 @@ KEYS = {
     "po.notifyCommand": "shell command run with each run event (task blocked or failed, run "
     "ended) as JSON on its standard input",
     "po.notifyTerminal": "false: no OSC 9 notification and bell in the live view; default true",
+    "po.lease": "git po work: how long a claim holds without renewal before another machine "
+    "may take the task over; default 60s",
+    "po.fetchInterval": "git po work: seconds between fetches of the others' progress; "
+    "default a sixth of po.lease, at most 5s",
 }
 
 
@@ -202,6 +206,8 @@ DEFAULTS = {
     "po.budgetUsd": "(none)",
     "po.maxTurns": "(none)",
     "po.integrationBranch": "po/<plan>/integration",
+    "po.lease": "60s",
+    "po.fetchInterval": "5s",
 }
 
 

@@ -97,6 +97,8 @@ def status_table(status: PlanStatus, *, use_color: bool = False, width: int | No
     states = []
     for t in status.tasks:
         note = t.reason if t.reason and t.state != "complete" else (t.last_subject or "")
+        if t.holder and t.state in ("running", "verifying"):
+            note = f"on {t.holder.split(':', 1)[0]}: {note}" if note else f"on {t.holder}"
         rows.append(
             [
                 t.id,

@@ -55,6 +55,8 @@ class TaskStatus:
     # the branch was removed (git po clean --branches): head is the tip its state recorded
     branch_removed: bool = False
     kept_from: int | None = None  # a re-run kept this task's work from that run
+    # git po work: the machine whose claim the task carries ("host:pid:nonce (held|done|...)")
+    holder: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -190,6 +192,12 @@ def plan_status(repo: Repo, name: str, *, now: float | None = None) -> PlanStatu
             )
         )
     _radar_and_verify(repo, name, plan, status)
+    from git_po import claims  # local: claims are read only where a plan is shared
+
+    held = claims.holders(repo, name)
+    for t in status.tasks:
+        claim = held.get(t.id)
+        t.holder = f"{claim.holder} ({claim.state})" if claim else None
     return status
 
 
