@@ -268,6 +268,7 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $integrate -s n -l dry-run -d 'Report what would merge and conflict; move no branch'
     complete -c $__git_po_cmd -n $integrate -l branch -x -a '(__git_po_branches)' -d 'The integration branch'
     complete -c $__git_po_cmd -n $integrate -l into -x -a '(__git_po_branches)' -d 'Then advance this branch to the result'
+    complete -c $__git_po_cmd -n $integrate -l remote -x -a '(command git remote 2>/dev/null)' -d "Integrate REMOTE's state and push the result"
     complete -c $__git_po_cmd -n $integrate -l resolve -x -a '(__git_po_tasks)' -d 'Prepare a worktree holding the conflicted merge'
     complete -c $__git_po_cmd -n $integrate -l agent -d 'With --resolve: have claude resolve the conflict'
     complete -c $__git_po_cmd -n $integrate -s h -l help -d 'Show help and exit'

@@ -212,6 +212,7 @@ _git-po () {
             '--into=[then advance this branch to the integration result]:branch:__git_po_branches' \
             '--resolve=[prepare a worktree holding the conflicted merge of a task]:task:__git_po_tasks' \
             '--agent[with --resolve: have a claude worker resolve the conflict]' \
+            '--remote=[integrate the remote'"'"'s state and push the result with leases]:remote:__git_po_remotes' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:plan:__git_po_plans' && ret=0
           ;;

@@ -1204,6 +1204,13 @@ def _watch(repo: Repo, plan: str, interval: float, as_json: bool) -> None:
     is_flag=True,
     help="With --resolve: have a claude worker resolve the conflict and commit it.",
 )
+@click.option(
+    "--remote",
+    "remote_name",
+    metavar="REMOTE",
+    help="Fetch REMOTE's state first, then push the integration branch (and --into) to it, "
+    "each with a lease.",
+)
 @_boundary
 def integrate_cmd(
     plan: str | None,
@@ -1213,6 +1220,7 @@ def integrate_cmd(
     into: str | None,
     resolve_task: str | None,
     agent: bool,
+    remote_name: str | None,
 ) -> None:
     """Merge the branches of PLAN's complete tasks, in dependency order, into its integration
     branch (po/<plan>/integration by default) with in-memory three-way merges; no checkout is
@@ -1226,6 +1234,12 @@ def integrate_cmd(
     still lands what merged); 5 when a checkout that would have to move is dirty.
     """
     repo = _open_repo()
+    if remote_name is not None:
+        if resolve_task:
+            raise UsageError("--remote cannot be combined with --resolve")
+        got = share.fetch(repo, share.check(repo, remote_name), plan)
+        for c in got.problems:
+            _err(f"warning: {c.ref}: {c.what}{': ' + c.detail if c.detail else ''}")
     name = _one_plan(repo, plan)
     if agent and not resolve_task:
         raise UsageError("--agent goes with --resolve TASK")
@@ -1273,6 +1287,11 @@ def integrate_cmd(
             held = ", ".join(s.task for s in rep.held)
             verb = "would get" if dry_run else "got"
             _err(f"git po: {into} {verb} what merged, not what was set aside: {held}")
+    if remote_name is not None and not dry_run:
+        sent = share.push_refs(repo, remote_name, [rep.branch, *([into] if into else [])])
+        _print_share(sent, "pushed to", remote_name, False)
+        if sent.problems:
+            sys.exit(ExitCode.CONFLICT)
     if not rep.ok:
         sys.exit(ExitCode.FAILED)
 

@@ -233,3 +233,26 @@ def with_remote_view(repo: Repo, name: str, read: Callable[[Repo], object]) -> o
 
 def check(repo: Repo, name: str) -> str:
     return remote.check_remote(repo, name)
+
+
+def push_refs(repo: Repo, name: str, refs: Sequence[str]) -> ShareReport:
+    """Push these refs (git po integrate --remote: the integration branch, --into) each with a
+    lease on what the remote holds, and only over an ancestor of ours."""
+    report = ShareReport()
+    full = [r if r.startswith("refs/") else f"refs/heads/{r}" for r in refs]
+    theirs = remote.ls_remote(repo, name, full)
+    updates: dict[str, tuple[Oid | None, Oid | None]] = {}
+    for ref in full:
+        oid = repo.read_ref(ref)
+        if oid is None:
+            continue
+        there = theirs.get(ref)
+        what = decide_push(oid, there, repo.has_object, repo.is_ancestor)
+        if what == PUSH:
+            updates[ref] = (there, oid)
+        elif what != SAME:
+            shown = there[:12] if there else "nothing"
+            report.changes.append(Change(ref, what, f"{name} has {shown}; not pushed"))
+    for out in remote.push(repo, name, updates):
+        report.changes.append(Change(out.ref, "pushed" if out.ok else "rejected", out.summary))
+    return report

@@ -167,3 +167,21 @@ def test_share_over_git_daemon(repo: Path, tmp_path: Path) -> None:
         assert comparable_status(status_json(other, "p")) == comparable_status(
             status_json(repo, "p")
         )
+
+
+def test_integrate_from_another_clone_pushes_with_a_lease(
+    repo: Path, origin: Path, tmp_path: Path
+) -> None:
+    _run_plan(repo, tmp_path)
+    assert run_po(repo, "push").code == 0
+    other = clone_of(origin, tmp_path / "other")
+    assert run_po(other, "fetch").code == 0
+    assert run_po(other, "trust", "p", "--yes").code == 0
+    res = run_po(other, "integrate", "p", "--remote", "origin", "--into", "main")
+    assert res.code == 0, res
+    assert "pushed to origin" in res.out
+    tree = git(origin, "ls-tree", "--name-only", "main").split()
+    assert {"a.txt", "b.txt"} <= set(tree)
+    assert git(origin, "rev-parse", "refs/heads/po/p/integration") == git(
+        other, "rev-parse", "refs/heads/po/p/integration"
+    )
