@@ -104,10 +104,7 @@ class WorkOrchestrator(Orchestrator):
     def _end(self, interrupted: bool) -> str:
         """Push what is left, give back every claim; the plan ref is shared, so no run record
         is written on it from here."""
-        for tid in list(self.link.held):
-            self.link.push(self.link.task_refs(tid))
-            done = self.states[tid].state in ENDED_HERE
-            self.link.give_back(tid, claims.DONE if done else claims.RELEASED)
+        self._hand_over()
         self.link.fetch(self._mine)
         self.link.push_notes()
         if self.resuming:
@@ -120,6 +117,20 @@ class WorkOrchestrator(Orchestrator):
         state = super()._end(interrupted)
         self.link.push([layout.plan_ref(self.plan.name)])
         return state
+
+    def _hand_over(self) -> None:
+        """Push every task this machine holds and give its claim back, retrying with backoff
+        while the remote cannot be reached: work that never reached the remote would be done
+        again elsewhere. Only an interrupt leaves claims held (they expire after the lease)."""
+        link = self.link
+        while link.held and not self.stop.is_set():
+            for tid in list(link.held):
+                if link.push(link.task_refs(tid)) is None:
+                    break
+                done = self.states[tid].state in ENDED_HERE
+                link.give_back(tid, claims.DONE if done else claims.RELEASED)
+            if link.held:
+                self.waiter.wait(max(0.2, link.retry_at - time.monotonic()))
 
     # -- which tasks are this machine's --
 

@@ -206,10 +206,9 @@ def test_git_daemon_stopped_and_started_mid_run_loses_nothing(tmp_path: Path) ->
         results = [_finish(p) for p in (first, second)]
     for code, out in results:
         assert code == 0, out
-    assert any("could not reach" in out or "failed" in out for _c, out in results) or True
     ran = Counter(line.split()[0] for line in log.read_text().splitlines())
     assert sorted(ran) == [f"t{i:02d}" for i in range(8)]
-    assert set(ran.values()) == {1}, ran
+    assert set(ran.values()) == {1}, log.read_text() + "\n".join(o for _c, o in results)
     for i in range(8):
         t = f"t{i:02d}"
         assert subjects_on(bare, f"refs/heads/po/p/{t}").count(f"[COMPLETE] {t}") == 1
