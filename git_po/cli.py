@@ -25,11 +25,13 @@ from git_po import (
     completion,
     config,
     demo,
+    doctor,
     initcmd,
     integrate,
     integrate_land,
     integrate_resolve,
     integrate_text,
+    jsonout,
     liveview,
     lookup,
     notify,
@@ -561,7 +563,15 @@ def sessions_cmd(hours: float | None, as_json: bool) -> None:
 
     found = sessions.list_sessions(_open_repo(), hours=hours)
     if as_json:
-        click.echo(json.dumps({"version": 1, "sessions": [s.to_json() for s in found]}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "schema_version": jsonout.SCHEMA_VERSION,
+                    "sessions": [s.to_json() for s in found],
+                },
+                indent=2,
+            )
+        )
     else:
         click.echo(sessions.render_table(found))
 
@@ -654,7 +664,7 @@ def _status(repo: Repo, plan: str | None, as_json: bool) -> None:
         plans = list_plans(repo)
         if not plans:
             if as_json:
-                click.echo(json.dumps({"version": status.JSON_VERSION, "plans": []}))
+                click.echo(json.dumps({"schema_version": status.JSON_VERSION, "plans": []}))
                 return
             raise NotFound(
                 "no plan has been started in this repository", hint="git po start plan.toml"
@@ -664,7 +674,10 @@ def _status(repo: Repo, plan: str | None, as_json: bool) -> None:
             if as_json:
                 click.echo(
                     json.dumps(
-                        {"version": status.JSON_VERSION, "plans": [s.to_json() for s in summaries]},
+                        {
+                            "schema_version": status.JSON_VERSION,
+                            "plans": [s.to_json() for s in summaries],
+                        },
                         indent=2,
                     )
                 )
@@ -855,7 +868,8 @@ def config_cmd(as_json: bool) -> None:
     repo = _open_repo()
     found = config.settings(repo)
     if as_json:
-        click.echo(json.dumps({"version": 1, "settings": [s.to_json() for s in found]}, indent=2))
+        out = {"schema_version": jsonout.SCHEMA_VERSION, "settings": [s.to_json() for s in found]}
+        click.echo(json.dumps(out, indent=2))
         return
     rows = [(s.key, s.value, s.origin) for s in found]
     w0 = max(len("KEY"), *(len(r[0]) for r in rows))
@@ -885,8 +899,7 @@ def doctor_cmd(plan_file: Path | None, claude_path: str | None, as_json: bool) -
     found = prepare.diagnose(repo, plan_file, claude_path)
     problems = sum(1 for f in found if f.level == "problem")
     if as_json:
-        out = {"version": 1, "problems": problems, "findings": [f.to_json() for f in found]}
-        click.echo(json.dumps(out, indent=2))
+        click.echo(json.dumps(doctor.to_json(found), indent=2))
     else:
         for f in found:
             click.echo(f"{f.level:<8} {f.topic}: {f.message}")

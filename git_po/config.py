@@ -220,15 +220,20 @@ class Setting:
     description: str
 
     def to_json(self) -> dict[str, str | None]:
+        machine_default = None if _is_prose(self.default) else self.default
         return {
             "key": self.key,
-            "value": None
-            if self.origin == "default" and self.value.startswith("(")
-            else self.value,
+            "value": machine_default if self.origin == "default" else self.value,
             "origin": self.origin,
-            "default": self.default,
+            "default": machine_default,
+            "default_text": self.default,
             "description": self.description,
         }
+
+
+def _is_prose(default: str) -> bool:
+    """A default that says what happens ("claude (on PATH)", "(none)") rather than a value."""
+    return "(" in default or "<" in default
 
 
 def _default_in(description: str) -> str:

@@ -14,8 +14,9 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from git_po import layout, proc
+from git_po import jsonout, layout, proc
 from git_po.agents.registry import permission_warnings
 from git_po.plan import Plan, Task
 
@@ -53,6 +54,15 @@ class Finding:
             "message": self.message,
             "hint": self.hint,
         }
+
+
+def to_json(found: list[Finding]) -> dict[str, Any]:
+    """`git po doctor --json` (schema git_po/schemas/doctor.json)."""
+    return {
+        "schema_version": jsonout.SCHEMA_VERSION,
+        "problem_count": sum(1 for f in found if f.level == "problem"),
+        "findings": [f.to_json() for f in found],
+    }
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ def status_table(status: PlanStatus, *, use_color: bool = False, width: int | No
     lines += _table(headers, rows, states, use_color=use_color, width=width)
     tot = status.totals()
     parts = [f"{n} {k}" for k, n in sorted(tot["by_state"].items())]
-    lines += ["", f"{tot['tasks']} tasks: {', '.join(parts)}; cost {money(tot['cost_usd'])}"]
+    lines += ["", f"{tot['task_count']} tasks: {', '.join(parts)}; cost {money(tot['cost_usd'])}"]
     refused = [f"{t.id} ({t.refused})" for t in status.tasks if t.refused]
     if refused:
         lines.append(

@@ -8,11 +8,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from git_po import jsonout
 from git_po.repo import Repo
 from git_po.state import StateStore, parse_iso, read_plan_ref
 from git_po.status import plan_status
 
-JSON_VERSION = 1
+JSON_VERSION = jsonout.SCHEMA_VERSION
 
 
 @dataclass
@@ -54,12 +55,12 @@ class Report:
         for t in self.tasks:
             by_state[t.state] = by_state.get(t.state, 0) + 1
         return {
-            "tasks": len(self.tasks),
+            "task_count": len(self.tasks),
             "by_state": by_state,
-            "attempts": sum(t.attempts for t in self.tasks),
+            "attempt_count": sum(t.attempts for t in self.tasks),
             "duration_s": round(sum(t.duration_s for t in self.tasks), 3),
             "verify_s": round(sum(t.verify_s for t in self.tasks), 3),
-            "refused": sum(t.refused for t in self.tasks),
+            "refused_count": sum(t.refused for t in self.tasks),
             "cost_usd": round(sum(t.cost_usd for t in self.tasks), 6),
             "input_tokens": sum(t.input_tokens for t in self.tasks),
             "output_tokens": sum(t.output_tokens for t in self.tasks),
@@ -67,7 +68,7 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "version": JSON_VERSION,
+            "schema_version": JSON_VERSION,
             "plan": self.plan,
             "run": {
                 "number": self.run,
@@ -79,9 +80,23 @@ class Report:
             "serial_s": self.serial_s,
             "speedup": self.speedup,
             "figures": FIGURES,
-            "tasks": [asdict(t) for t in self.tasks],
+            "tasks": [_task_json(t) for t in self.tasks],
             "totals": self.totals(),
         }
+
+
+def _task_json(line: TaskLine) -> dict[str, Any]:
+    d = asdict(line)
+    out = {"task": d.pop("id")}
+    for key, value in d.items():
+        out[
+            {
+                "attempts": "attempt_count",
+                "refused": "refused_count",
+                "agents": "attempt_agents",
+            }.get(key, key)
+        ] = value
+    return out
 
 
 def build(repo: Repo, plan: str, *, now: float | None = None) -> Report:
@@ -175,15 +190,15 @@ def markdown(r: Report) -> str:
         )
     states = ", ".join(f"{n} {k}" for k, n in sorted(tot["by_state"].items()))
     out.append(
-        f"| **total** | | {states} | {tot['attempts']} | {_dur(tot['duration_s'])} | "
-        f"{_dur(tot['verify_s'])} | ${tot['cost_usd']:.4f} | {tot['refused']} | |"
+        f"| **total** | | {states} | {tot['attempt_count']} | {_dur(tot['duration_s'])} | "
+        f"{_dur(tot['verify_s'])} | ${tot['cost_usd']:.4f} | {tot['refused_count']} | |"
     )
     out.append("")
-    out.append(f"- tasks: {tot['tasks']} ({states})")
+    out.append(f"- tasks: {tot['task_count']} ({states})")
     out.append(f"- cost: ${tot['cost_usd']:.4f}")
     out.append(f"- tokens: {tot['input_tokens']} in, {tot['output_tokens']} out")
-    if tot["refused"]:
-        out.append(f"- tool calls refused by the agent's permissions: {tot['refused']}")
+    if tot["refused_count"]:
+        out.append(f"- tool calls refused by the agent's permissions: {tot['refused_count']}")
     out.append(f"- wall time: {_dur(r.wall_s)}")
     out.append(
         f"- one after another: {_dur(r.serial_s)} (agent {_dur(tot['duration_s'])} "

@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from git_po import layout, local, verify
+from git_po import jsonout, layout, local, verify
 from git_po.lookup import TaskRef
 from git_po.protocol import parse_subject, subject_of
 from git_po.repo import Oid, Repo
 from git_po.state import StateStore
 from git_po.status import plan_status, stored_plan
 
-JSON_VERSION = 1
+JSON_VERSION = jsonout.SCHEMA_VERSION
 
 
 @dataclass
@@ -71,7 +71,10 @@ class TaskDetail:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        return {"version": JSON_VERSION, **d}
+        d["checkpoint_count"] = d.pop("checkpoints")
+        d["attached"] = jsonout.process(self.attached)
+        d["attempts"] = [jsonout.attempt(a) for a in self.attempts]
+        return {"schema_version": JSON_VERSION, **d}
 
 
 def _iso(ts: int) -> str:

@@ -7,14 +7,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from git_po import layout
+from git_po import jsonout, layout
 from git_po.errors import NotFound, PlanError, UsageError
 from git_po.plan import Plan, parse_plan
 from git_po.protocol import progress_of
 from git_po.repo import Oid, Repo
 from git_po.state import State, StateStore, list_plans, parse_iso, read_plan_ref
 
-JSON_VERSION = 1
+JSON_VERSION = jsonout.SCHEMA_VERSION
 
 
 @dataclass
@@ -59,7 +59,21 @@ class TaskStatus:
     holder: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        d = dict(self.__dict__)
+        out: dict[str, Any] = {"task": d.pop("id")}
+        for key, value in d.items():
+            out[_TASK_RENAMES.get(key, key)] = value
+        return out
+
+
+# attribute -> name in the JSON vocabulary (see jsonout)
+_TASK_RENAMES = {
+    "checkpoints": "checkpoint_count",
+    "commits": "commit_count",
+    "attempts": "attempt_count",
+    "refused": "refused_count",
+    "age_seconds": "age_s",
+}
 
 
 @dataclass
@@ -74,18 +88,18 @@ class PlanStatus:
         for t in self.tasks:
             by_state[t.state] = by_state.get(t.state, 0) + 1
         return {
-            "tasks": len(self.tasks),
+            "task_count": len(self.tasks),
             "by_state": by_state,
             "cost_usd": round(sum(t.cost_usd for t in self.tasks), 6),
-            "attempts": sum(t.attempts for t in self.tasks),
+            "attempt_count": sum(t.attempts for t in self.tasks),
         }
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "version": JSON_VERSION,
+            "schema_version": JSON_VERSION,
             "plan": self.plan,
             "run": self.run,
-            "orchestrator": self.orchestrator,
+            "orchestrator": jsonout.process(self.orchestrator),
             "tasks": [t.to_json() for t in self.tasks],
             "totals": self.totals(),
         }
@@ -235,7 +249,12 @@ class PlanSummary:
     complete: int
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {
+            "plan": self.plan,
+            "run": {"number": self.run, "state": self.state, "started_at": self.started_at},
+            "task_count": self.tasks,
+            "complete_count": self.complete,
+        }
 
 
 def plan_summaries(repo: Repo) -> list[PlanSummary]:

@@ -68,7 +68,7 @@ def change_key(status: PlanStatus) -> str:
     """What a reader of a plain (non-terminal) watch cares about: everything but the clock."""
     data: dict[str, Any] = status.to_json()
     for task in data["tasks"]:
-        task.pop("age_seconds", None)
+        task.pop("age_s", None)
     data.pop("orchestrator", None)
     return json.dumps(data, sort_keys=True)
 

@@ -94,7 +94,7 @@ def status_json(cwd: Path, *plan: str) -> dict[str, Any]:
 
 
 def tasks_by_id(status: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {t["id"]: t for t in status["tasks"]}
+    return {t["task"]: t for t in status["tasks"]}
 
 
 def task_state(repo: Path, plan: str, task: str, ref: str | None = None) -> dict[str, Any]:

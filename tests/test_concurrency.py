@@ -56,7 +56,8 @@ def test_a_second_start_or_resume_of_a_running_plan_is_refused_and_names_the_hol
         began = time.monotonic()
         data = status_json(repo, "busy")
         assert time.monotonic() - began < 5
-        assert data["orchestrator"].startswith(f"pid {proc.pid} on {socket.gethostname()} since ")
+        assert data["orchestrator"]["pid"] == proc.pid
+        assert data["orchestrator"]["host"] == socket.gethostname()
         assert data["run"]["state"] == "running"
 
         proc.send_signal(signal.SIGINT)

@@ -53,7 +53,7 @@ def test_config_shows_where_each_value_comes_from(repo: Path, sealed_env: Path) 
     res = run_po(repo, "config", "--json")
     assert res.code == 0, res
     data = json.loads(res.out)
-    assert data["version"] == 1
+    assert data["schema_version"] == 2
     by_key = {s["key"]: s for s in data["settings"]}
     assert set(by_key) == set(config.KEYS)
     assert by_key["po.maxWorkers"]["value"] == "5"

@@ -8,7 +8,6 @@ and run through real shells: bash with git's own completion, and zsh and fish wh
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import re
 import shutil
@@ -20,7 +19,7 @@ from pathlib import Path
 import click
 import pytest
 
-from git_po import __version__, config, layout, plan, protocol, run_launch, status
+from git_po import __version__, config, jsonout, layout, plan, protocol, run_launch
 from git_po.cli import cli
 from git_po.cliopts import CommonOption
 from git_po.errors import ExitCode
@@ -201,7 +200,7 @@ def test_man_page_has_the_expected_sections() -> None:
         "AGENTS",
         "REFS AND FILES",
         "CONFIGURATION",
-        "STATUS JSON",
+        "JSON OUTPUTS",
         "EXIT STATUS",
         "EXAMPLES",
         "SEE ALSO",
@@ -402,16 +401,17 @@ def test_man_page_config_keys_match_the_code() -> None:
     assert mentioned <= set(config.KEYS), mentioned - set(config.KEYS)
 
 
-def test_man_page_status_json_fields_match_the_code() -> None:
-    lines = sections()["STATUS JSON"]
+def test_man_page_status_json_fields_match_the_schema() -> None:
+    lines = sections()["JSON OUTPUTS"]
     named = set(bold(lines))
-    top = status.PlanStatus(plan="p", run={}, orchestrator=None)
-    assert {t.split()[0] for t in tags(lines)} == set(top.to_json())
-    fields = {f.name for f in dataclasses.fields(status.TaskStatus)}
-    fields |= set(top.totals())
-    fields |= {f.name for f in dataclasses.fields(status.PlanSummary)}
-    assert fields <= named, f"STATUS JSON does not name {sorted(fields - named)}"
-    assert f'version": {status.JSON_VERSION}' in man_text()
+    schema = jsonout.schema("status")
+    top = set(schema["properties"]) - {"schema_version"}
+    assert {t.split()[0] for t in tags(lines)} == top
+    fields = set(schema["properties"]["tasks"]["items"]["properties"])
+    fields |= set(schema["properties"]["totals"]["properties"])
+    fields |= set(jsonout.schema("status-plans")["properties"]["plans"]["items"]["properties"])
+    assert fields <= named, f"JSON OUTPUTS does not name {sorted(fields - named)}"
+    assert f'schema_version": {jsonout.SCHEMA_VERSION}' in man_text()
 
 
 def test_man_page_exit_codes_match_the_code() -> None:

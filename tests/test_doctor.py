@@ -38,7 +38,7 @@ def test_doctor_passes_the_readme_settings_and_the_default_worktree_root(
     levels = _levels(report)
     assert levels["worktrees"] == "ok" and levels["plan p"] == "ok", report
     assert levels["claude"] == "ok" and levels["login"] == "ok", report
-    assert report["problems"] == 0
+    assert report["problem_count"] == 0
     text = run_po(repo, "doctor", str(plan), env={"ANTHROPIC_API_KEY": "k"})
     assert text.code == 0 and text.out.endswith("0 problems found\n"), text
     assert ".git" not in text.out.split("task worktrees go to ")[1].splitlines()[0], text
@@ -72,7 +72,7 @@ def test_doctor_finds_a_worktree_root_under_git_and_settings_that_allow_no_edit(
     assert levels["worktrees"] == "problem"
     assert levels["task reads"] == levels["task noedit"] == levels["task nocommit"] == "problem"
     assert "task bypass" not in levels
-    assert report["problems"] == 4
+    assert report["problem_count"] == 4
     text = run_po(repo, "doctor", str(plan), env={"ANTHROPIC_API_KEY": "k"})
     assert text.code == 1 and "4 problems found" in text.out, text
     assert "refuses every file edit there" in text.out and "git config --unset po.worktreeDir" in (

@@ -401,7 +401,7 @@ def test_integrate_refuses_unknown_tasks_and_odd_options(repo: Path, tmp_path: P
     assert "refs/heads/nosuch" not in refs(repo)
     assert "refs/heads/po/house/integration" not in refs(repo)  # checked before integrating
     data = json.loads(run_po(repo, "status", "--json", "house").out)
-    assert [t["id"] for t in data["tasks"]] == ["a"]
+    assert [t["task"] for t in data["tasks"]] == ["a"]
     # the integration branch: --branch, else the plan, else po.integrationBranch, else default
     git(repo, "config", "po.integrationBranch", "integrated/house")
     assert run_po(repo, "integrate", "house").code == 0

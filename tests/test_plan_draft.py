@@ -161,7 +161,7 @@ def test_corpus_document_drafts_the_expected_plan(shop: Path, case: Expect) -> N
         assert data["items"][number - 1]["priority"] == priority
     # the written plan passes git po's own validation, with the tasks of the manifest
     plan = load_plan_file(shop / "plan.toml")
-    assert [t.id for t in plan.tasks] == [t["id"] for t in data["tasks"]]
+    assert [t.id for t in plan.tasks] == [t["task"] for t in data["tasks"]]
     assert plan.max_workers == case.max_workers
     for task, entry in zip(plan.tasks, data["tasks"], strict=True):
         assert list(task.depends_on) == entry["depends_on"]
@@ -178,7 +178,7 @@ def test_corpus_document_drafts_the_expected_plan(shop: Path, case: Expect) -> N
 def test_todo_dependencies_become_task_dependencies(shop: Path) -> None:
     data = draft(shop, "todo.md")
     task = {i["number"]: i["task"] for i in data["items"]}
-    by_id = {t["id"]: t for t in data["tasks"]}
+    by_id = {t["task"]: t for t in data["tasks"]}
     assert by_id[task[3]]["depends_on"] == [task[1], task[2]]
     assert by_id[task[4]]["depends_on"] == [task[3]]
     assert by_id[task[5]]["depends_on"] == [task[3]]
@@ -218,7 +218,7 @@ def test_draft_runs_with_the_shell_agent(shop: Path, tmp_path: Path) -> None:
     plan = write_plan(tmp_path, "accounts", tomli_w.dumps(data))
     res = start(shop, plan)
     assert res.code == 0, res
-    states = {t["id"]: t["state"] for t in status_json(shop, "todo")["tasks"]}
+    states = {t["task"]: t["state"] for t in status_json(shop, "todo")["tasks"]}
     assert set(states) == set(data["tasks"]) and set(states.values()) == {"complete"}
 
 
@@ -441,7 +441,7 @@ def _answer(shop: Path, tmp_path: Path) -> dict[str, Any]:
     return {
         "tasks": [
             {
-                "id": t["id"],
+                "id": t["task"],
                 "description": f"Refined: {t['description']}",
                 "prompt": f"You own {', '.join(t['writes'])}. Do items {t['items']}.",
                 "items": t["items"],

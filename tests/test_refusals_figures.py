@@ -78,7 +78,7 @@ def test_refused_calls_show_and_a_complete_that_changed_nothing_fails(
     tasks = tasks_by_id(status_json(repo, "perm"))
     a, b = tasks["a"], tasks["b"]
     assert (a["state"], a["last_outcome"]) == ("failed", "refused")
-    assert a["refused"] == 3
+    assert a["refused_count"] == 3
     assert [(c["attempt"], c["tool"], c["target"]) for c in a["refused_calls"]] == [
         (1, "Write", "a.txt"),
         (1, "Bash", "printf 'x\\n' > b.txt…"),
@@ -86,7 +86,7 @@ def test_refused_calls_show_and_a_complete_that_changed_nothing_fails(
     ]
     assert "changed no file while 3 tool calls were refused: Write a.txt" in a["reason"]
     assert "git po retry perm/a" in a["reason"]
-    assert (b["state"], b["refused"]) == ("complete", 1)
+    assert (b["state"], b["refused_count"]) == ("complete", 1)
     assert tasks["c"]["state"] == "skipped"
     # the secret in a refused command never reaches the state ref users push
     assert "abcdefghijkl0123" not in git(repo, "log", "-p", "refs/po/perm/tasks/a")
@@ -108,12 +108,12 @@ def test_refused_calls_show_and_a_complete_that_changed_nothing_fails(
     assert "        Write a.txt\n" in show.out
     assert "        Bash printf 'x\\n' > b.txt…\n" in show.out
     detail = json.loads(run_po(repo, "show", "perm/a", "--json").out)
-    assert detail["attempts"][0]["permission_denials"] == 3
-    assert detail["attempts"][0]["refused"][0] == {"tool": "Write", "target": "a.txt"}
+    assert detail["attempts"][0]["refused_count"] == 3
+    assert detail["attempts"][0]["refused_calls"][0] == {"tool": "Write", "target": "a.txt"}
 
     r = _report(repo)
-    assert {t["id"]: t["refused"] for t in r["tasks"]} == {"a": 3, "b": 1, "c": 0}
-    assert r["totals"]["refused"] == 4
+    assert {t["task"]: t["refused_count"] for t in r["tasks"]} == {"a": 3, "b": 1, "c": 0}
+    assert r["totals"]["refused_count"] == 4
     md = run_po(repo, "report", "perm")
     assert "| task | by | state | attempts | agent | verify | cost | refused | note |" in md.out
     assert "- tool calls refused by the agent's permissions: 4" in md.out
@@ -251,7 +251,7 @@ def test_report_counts_verify_time_in_serial_time(repo: Path, tmp_path: Path) ->
     run = tomllib.loads(git(repo, "show", "refs/po/fig/plan:run.toml"))
     wall = _iso(run["ended_at"]) - _iso(run["started_at"])
     assert r["wall_s"] == wall >= 4
-    tasks = {t["id"]: t for t in r["tasks"]}
+    tasks = {t["task"]: t for t in r["tasks"]}
     for tid, t in tasks.items():
         noted = tomllib.loads(git(repo, "notes", "--ref=po-verify", "show", f"po/fig/{tid}"))
         assert t["verify_s"] == noted["duration_s"] >= 4

@@ -299,7 +299,7 @@ def test_status_and_show_after_clean_read_the_recorded_tip(repo: Path, tmp_path:
 
     assert t["head"] == tip
     assert t["branch_removed"] is True
-    assert t["checkpoints"] == 1
+    assert t["checkpoint_count"] == 1
     assert t["last_subject"] == "[COMPLETE] t is done"
     assert t["verify"] is not None and t["verify"]["passed"] is True
     table = run_po(repo, "status", "gone").out

@@ -74,7 +74,7 @@ def test_a_worker_that_hangs_at_start_is_stopped_when_idle_and_retried(
     assert "idle for 1s" in runs[1]["prompt"]
     assert "Nothing has been committed on your branch yet." in runs[1]["prompt"]
     assert "retry" in event_names(repo, "hang", "t")
-    assert tasks_by_id(status_json(repo, "hang"))["t"]["attempts"] == 2
+    assert tasks_by_id(status_json(repo, "hang"))["t"]["attempt_count"] == 2
 
 
 def test_a_worker_that_hangs_after_its_complete_commit_times_out_and_is_complete(
@@ -136,7 +136,7 @@ def test_exit_0_without_work_is_no_progress_retried_then_failed(repo: Path, tmp_
     assert outcomes(repo, "lazy", "t") == ["no-progress", "no-progress"]
     t = tasks_by_id(status_json(repo, "lazy"))["t"]
     assert t["state"] == "failed"
-    assert t["attempts"] == 2
+    assert t["attempt_count"] == 2
     assert t["last_outcome"] == "no-progress"
     assert "[COMPLETE]" in t["reason"] and "after 2 attempts" in t["reason"]
     assert "after 2 attempts" in run_po(repo, "status", "lazy", env={"COLUMNS": "300"}).out
@@ -265,7 +265,7 @@ def test_a_rate_limit_that_outlasts_the_retries_fails_with_its_class_in_status(
     t = tasks_by_id(status_json(repo, "limited"))["t"]
     assert t["state"] == "failed"
     assert t["last_outcome"] == "rate-limited"
-    assert t["attempts"] == 2
+    assert t["attempt_count"] == 2
     assert "API rate limit (429)" in t["reason"]
     table = run_po(repo, "status", "limited", env={"COLUMNS": "300"}).out
     assert "API rate limit (429)" in table
@@ -337,7 +337,7 @@ def test_a_task_whose_budget_is_spent_is_not_retried(repo: Path, tmp_path: Path)
     assert len(launches(tmp_path, "t")) == 1
     t = tasks_by_id(status_json(repo, "spent"))["t"]
     assert t["state"] == "failed"
-    assert t["attempts"] == 1
+    assert t["attempt_count"] == 1
     assert t["cost_usd"] == pytest.approx(0.6)
 
 

@@ -20,7 +20,7 @@ def _sessions(repo: Path, *args: str, env: dict[str, str]) -> list[dict[str, Any
     res = run_po(repo, "sessions", "--json", *args, env=env)
     assert res.code == 0, res
     data = json.loads(res.out)
-    assert data["version"] == 1
+    assert data["schema_version"] == 2
     found: list[dict[str, Any]] = data["sessions"]
     return found
 

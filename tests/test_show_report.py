@@ -46,12 +46,12 @@ def test_show_tells_everything_about_a_task(repo: Path, tmp_path: Path) -> None:
         """,
     )
     assert start(repo, plan, env=fake_env(tmp_path, scripts)).code == 0
-    status = {t["id"]: t for t in status_json(repo, "shop")["tasks"]}
+    status = {t["task"]: t for t in status_json(repo, "shop")["tasks"]}
 
     res = run_po(repo, "show", "api", "--json")
     assert res.code == 0, res
     d: dict[str, Any] = json.loads(res.out)
-    assert d["version"] == 1
+    assert d["schema_version"] == 2
     assert (d["plan"], d["task"], d["state"]) == ("shop", "api", "complete")
     assert d["writes"] == ["api.py", "tests/test_api.py"]
     assert d["depends_on"] == ["models"]
@@ -134,7 +134,7 @@ def test_report_sums_up_a_run(repo: Path, tmp_path: Path) -> None:
     res = run_po(repo, "report", "--format", "json")
     assert res.code == 0, res
     r: dict[str, Any] = json.loads(res.out)
-    tasks = {t["id"]: t for t in r["tasks"]}
+    tasks = {t["task"]: t for t in r["tasks"]}
     assert {k: t["state"] for k, t in tasks.items()} == {
         "a": "complete",
         "b": "complete",
@@ -146,14 +146,14 @@ def test_report_sums_up_a_run(repo: Path, tmp_path: Path) -> None:
         st = tomllib.loads(git(repo, "show", f"refs/po/run/tasks/{tid}:state.toml"))
         recorded[tid] = round(sum(a["duration_s"] for a in st["attempts"]), 3)
     for tid in ("a", "b", "c"):
-        assert tasks[tid]["attempts"] == 1
+        assert tasks[tid]["attempt_count"] == 1
         assert tasks[tid]["duration_s"] == recorded[tid]
         assert 1.0 <= recorded[tid] < 10
     assert [tasks[t]["cost_usd"] for t in ("a", "b", "c")] == [0.1, 0.2, 0.3]
     totals = r["totals"]
-    assert totals["tasks"] == 4
+    assert totals["task_count"] == 4
     assert totals["by_state"] == {"complete": 3, "failed": 1}
-    assert totals["attempts"] == 4
+    assert totals["attempt_count"] == 4
     assert abs(totals["cost_usd"] - (0.6 + tasks["d"]["cost_usd"])) < 1e-9
     assert r["serial_s"] == round(sum(recorded.values()), 3) == totals["duration_s"]
     run = tomllib.loads(git(repo, "show", "refs/po/run/plan:run.toml"))

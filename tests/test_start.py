@@ -498,7 +498,7 @@ def test_uncommitted_work_of_an_unfinished_worker_is_auto_saved_on_its_branch(
     assert "build/x.o" not in modes and "debug.log" not in modes  # ignored files stay ignored
     t = tasks_by_id(status_json(repo, "dirty"))["t"]
     assert t["state"] == "failed"
-    assert t["checkpoints"] == 2
+    assert t["checkpoint_count"] == 2
     assert t["last_subject"] == tip_subjects[0]
     st = task_state(repo, "dirty", "t")
     assert st["attempts"][0]["saved"] == git(repo, "rev-parse", "po/dirty/t").strip()
@@ -985,7 +985,7 @@ def test_starting_a_finished_plan_again_keeps_the_earlier_run(repo: Path, tmp_pa
     assert not [x for x in r if x.startswith("refs/po/again/runs/")]  # nothing to archive
     status = status_json(repo, "again")
     assert status["run"]["number"] == 2
-    assert [(t["id"], t["state"]) for t in status["tasks"]] == [
+    assert [(t["task"], t["state"]) for t in status["tasks"]] == [
         ("a", "complete"),
         ("b", "complete"),
         ("c", "complete"),

@@ -178,7 +178,7 @@ def test_actions_need_the_csrf_header_a_json_body_and_the_same_origin(
 def test_the_plan_view_has_the_table_graph_totals_and_radar(client: TestClient) -> None:
     _login(client)
     d = client.get("/api/plans/shop").json()
-    states = {t["id"]: t["state"] for t in d["tasks"]}
+    states = {t["task"]: t["state"] for t in d["tasks"]}
     assert states == {"ok": "complete", "ask": "blocked", "flaky": "failed", "after": "skipped"}
     assert d["critical_path"] == ["ok", "after"]
     svg = d["graph_svg"]
@@ -188,8 +188,8 @@ def test_the_plan_view_has_the_table_graph_totals_and_radar(client: TestClient) 
     assert d["totals"]["budget_usd"] == 5.0
     assert d["totals"]["budget_left_usd"] == pytest.approx(5.0 - d["totals"]["cost_usd"])
     assert d["totals"]["wall_s"] is not None
-    ok = next(t for t in d["tasks"] if t["id"] == "ok")
-    assert ok["checkpoints"] == 1 and ok["elapsed_s"] is not None
+    ok = next(t for t in d["tasks"] if t["task"] == "ok")
+    assert ok["checkpoint_count"] == 1 and ok["elapsed_s"] is not None
     assert ok["attempt_classes"] == ["complete"]
     assert ok["attempt_agents"] == ["claude"]  # the dashboard names the agent of each attempt
     assert d["radar"] == []

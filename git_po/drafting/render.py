@@ -6,9 +6,10 @@ from typing import Any
 
 import tomli_w
 
+from git_po import jsonout
 from git_po.drafting.model import Draft, item_line
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = jsonout.SCHEMA_VERSION
 
 
 def _value(v: object) -> str:
@@ -59,14 +60,14 @@ def plan_toml(draft: Draft, plan_file: str) -> str:
 
 
 def manifest(draft: Draft, plan_file: str) -> dict[str, Any]:
-    """What the draft holds, for review and for scripts (stable keys, version 1)."""
+    """What the draft holds, for review and for scripts (schema git_po/schemas/plan-draft.json)."""
     deps: dict[int, list[int]] = {}
     for e in draft.edges:
         deps.setdefault(e.item, []).append(e.on)
     return {
-        "version": MANIFEST_VERSION,
+        "schema_version": MANIFEST_VERSION,
         "plan_file": plan_file,
-        "name": draft.name,
+        "plan": draft.name,
         "sources": list(draft.sources),
         "verdict": draft.verdict,
         "reasons": list(draft.reasons),
@@ -74,7 +75,7 @@ def manifest(draft: Draft, plan_file: str) -> dict[str, Any]:
         "refined_by": draft.refined_by,
         "tasks": [
             {
-                "id": t.id,
+                "task": t.id,
                 "description": t.description,
                 "depends_on": list(t.depends_on),
                 "writes": list(t.writes),
@@ -97,7 +98,8 @@ def manifest(draft: Draft, plan_file: str) -> dict[str, Any]:
                 "size": i.size,
                 "depends_on": deps.get(i.number, []),
                 "task": draft.task_of(i.number),
-                "needs_clarification": i.vague,
+                "needs_clarification": i.vague is not None,
+                "needs_clarification_text": i.vague,
                 "done": i.done,
             }
             for i in draft.items

@@ -31,7 +31,7 @@ from starlette.responses import (
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from git_po import actions, integrate, integrate_text, layout, proc, sessions
+from git_po import actions, integrate, integrate_text, jsonout, layout, proc, sessions
 from git_po.errors import ExitCode, PoError
 from git_po.repo import Repo
 from git_po.web import data
@@ -179,7 +179,7 @@ class Dashboard:
         def found(repo: Repo) -> dict[str, Any]:
             h = float(hours) if hours else None
             return {
-                "version": 1,
+                "schema_version": jsonout.SCHEMA_VERSION,
                 "sessions": [s.to_json() for s in sessions.list_sessions(repo, hours=h)],
             }
 

@@ -32,7 +32,7 @@ def plan_view(repo: Repo, name: str) -> dict[str, Any]:
     elapsed = {t.id: t.duration_s for t in rep.tasks}
     data = st.to_json()
     for t in data["tasks"]:
-        t["elapsed_s"] = elapsed.get(t["id"])
+        t["elapsed_s"] = elapsed.get(t["task"])
     states = {t.id: t.state for t in st.tasks}
     critical = plan.graph.critical_path
     totals = data["totals"]

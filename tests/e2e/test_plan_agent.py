@@ -87,7 +87,7 @@ def test_agent_refines_the_draft(
     assert "warning" not in err
     data = json.loads(out)
     assert data["refined_by"] == "agent"
-    assert [t["id"] for t in data["tasks"]] == ["gift-card-model", "migration", "redeem"]
+    assert [t["task"] for t in data["tasks"]] == ["gift-card-model", "migration", "redeem"]
     plan = load_plan_file(repo / "plan.toml")
     assert plan.task("redeem").depends_on == ("gift-card-model",)
     assert plan.task("migration").prompt.startswith("Write migrations/0007_gift_cards.sql")

@@ -132,7 +132,7 @@ def test_the_readme_quick_start_as_written(
     root = worktree_root(repo)
     assert ".git" not in root.parts and repo not in root.parents
     status = json.loads(run_git_po(repo, repo.parent, "status", "shop", "--json", env=env).out)
-    tasks = {t["id"]: t for t in status["tasks"]}
+    tasks = {t["task"]: t for t in status["tasks"]}
     assert {t: tasks[t]["state"] for t in tasks} == {"models": "complete", "api": "complete"}
 
     # every tool call went through: none was refused
@@ -179,8 +179,8 @@ def test_worktrees_under_git_are_refused_by_claude_code_and_doctor_says_so(
     assert "shop/models.py" not in git(repo, "ls-tree", "-r", "--name-only", "po/shop/models")
     assert start.code == 1, start
     status = json.loads(run_git_po(repo, repo.parent, "status", "shop", "--json", env=env).out)
-    models = {t["id"]: t for t in status["tasks"]}["models"]
-    assert models["state"] == "failed" and models["refused"] >= 3, models
+    models = {t["task"]: t for t in status["tasks"]}["models"]
+    assert models["state"] == "failed" and models["refused_count"] >= 3, models
     targets = {(c["tool"], c["target"].rsplit("/", 2)[-1]) for c in models["refused_calls"]}
     # (the Edit fails before permissions are asked: the file was never written)
     assert ("Write", "models.py") in targets and ("Write", "test_models.py") in targets, models

@@ -280,7 +280,7 @@ def test_git_po_diamond_plan(
     assert status.code == 0, status
     data: dict[str, Any] = json.loads(status.out)
     assert data["plan"] == "shop"
-    tasks = {t["id"]: t for t in data["tasks"]}
+    tasks = {t["task"]: t for t in data["tasks"]}
     assert set(tasks) == {"models", "api", "cli", "docs"}, data
     for task_id, task in tasks.items():
         assert task["state"] == "complete", (task_id, data, log)

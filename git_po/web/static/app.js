@@ -71,7 +71,7 @@ async function loadPlans() {
   const nav = document.getElementById("plans");
   nav.replaceChildren(...view.plans.map((p) =>
     el("button", { class: p.plan === view.plan ? "tab on" : "tab", "data-plan": p.plan, onclick: () => choosePlan(p.plan) },
-      p.plan, el("small", {}, ` ${p.complete}/${p.tasks}`))));
+      p.plan, el("small", {}, ` ${p.complete_count}/${p.task_count}`))));
   if (!view.plan && view.plans.length) {
     const wanted = decodeURIComponent(location.hash.slice(1)).split("/")[0];
     const found = view.plans.find((p) => p.plan === wanted);
@@ -101,7 +101,7 @@ function renderPlan() {
   const t = d.totals;
   const counts = Object.entries(t.by_state).map(([s, n]) => el("span", { class: "pill st-" + s }, `${n} ${s}`));
   const totals = el("div", { class: "totals" },
-    el("div", {}, el("b", {}, "run " + d.run.number), " ", d.run.state, d.orchestrator ? el("small", {}, " · " + d.orchestrator) : null),
+    el("div", {}, el("b", {}, "run " + d.run.number), " ", d.run.state, d.orchestrator ? el("small", {}, ` · pid ${d.orchestrator.pid} on ${d.orchestrator.host} since ${d.orchestrator.started_at}`) : null),
     el("div", {}, "cost ", el("b", { id: "cost" }, money(t.cost_usd)),
       t.budget_usd ? [" of ", money(t.budget_usd), " · left ", el("b", {}, money(Math.max(0, t.budget_left_usd)))] : null),
     el("div", {}, "wall ", el("b", {}, dur(t.wall_s)), t.speedup ? ` · ${t.speedup}× speed-up` : null),
@@ -110,15 +110,15 @@ function renderPlan() {
   graph.innerHTML = d.graph_svg; // built and escaped by the server
   graph.querySelectorAll("g.node").forEach((g) => g.addEventListener("click", () => openTask(g.dataset.task)));
   const crit = el("p", { class: "legend" }, "critical path: ", d.critical_path.join(" → "));
-  const rows = d.tasks.map((task) => el("tr", { "data-task": task.id, class: view.task === task.id ? "sel" : null, onclick: () => openTask(task.id) },
-    el("td", { class: "id" }, el("a", { href: "#" + d.plan + "/" + task.id }, task.id)),
+  const rows = d.tasks.map((task) => el("tr", { "data-task": task.task, class: view.task === task.task ? "sel" : null, onclick: () => openTask(task.task) },
+    el("td", { class: "id" }, el("a", { href: "#" + d.plan + "/" + task.task }, task.task)),
     el("td", { class: "state" }, el("span", { class: "pill st-" + task.state }, task.state)),
-    el("td", { class: "num" }, task.checkpoints),
+    el("td", { class: "num" }, task.checkpoint_count),
     el("td", { class: "subject" }, task.reason && task.state !== "complete" ? task.reason : task.last_subject || ""),
-    el("td", { class: "num" }, task.attempts, task.attempt_classes.length ? el("small", {}, " " + task.attempt_classes.map((c, i) => `${c} (${(task.attempt_agents || [])[i] || task.agent || "?"})`).join(", ")) : null),
+    el("td", { class: "num" }, task.attempt_count, task.attempt_classes.length ? el("small", {}, " " + task.attempt_classes.map((c, i) => `${c} (${(task.attempt_agents || [])[i] || task.agent || "?"})`).join(", ")) : null),
     el("td", { class: "num" }, money(task.cost_usd)),
     el("td", { class: "num" }, dur(task.elapsed_s)),
-    el("td", { class: "num" }, task.refused || ""),
+    el("td", { class: "num" }, task.refused_count || ""),
     el("td", {}, task.verify ? (task.verify.passed ? "passed" : "failed") : "")));
   const table = el("div", { class: "scroll" }, el("table", { class: "status" },
     el("thead", {}, el("tr", {}, ["task", "state", "ckpt", "last subject / reason", "attempts", "cost", "elapsed", "refused", "verify"].map((h) => el("th", {}, h)))),
@@ -227,7 +227,7 @@ function renderTask(t, keepLog) {
       el("h2", {}, t.plan + "/" + t.task, " ", el("span", { class: "pill st-" + t.state, id: "task-state" }, t.state)),
       el("button", { class: "close", "aria-label": "close", onclick: closeTask }, "×")),
     t.reason ? el("p", { class: "reason" }, t.reason) : null,
-    el("p", { class: "meta" }, `branch ${t.branch} · ${t.checkpoints} checkpoints · ${money(t.cost_usd)}`, t.session_id ? ` · session ${t.session_id}` : ""),
+    el("p", { class: "meta" }, `branch ${t.branch} · ${t.checkpoint_count} checkpoints · ${money(t.cost_usd)}`, t.session_id ? ` · session ${t.session_id}` : ""),
     actionBar(t), nav,
     el("div", { class: "tabbody" }, bodies[view.tab])].filter((x) => x));
   if (view.tab !== "log") panel.append(el("div", { hidden: true }, bodies.log));
@@ -314,7 +314,7 @@ window.addEventListener("keydown", (e) => { if (e.key === "Escape" && view.task)
 (async function main() {
   await loadPlans();
   const [, task] = decodeURIComponent(location.hash.slice(1)).split("/");
-  if (task && view.data && view.data.tasks.some((t) => t.id === task)) await openTask(task);
+  if (task && view.data && view.data.tasks.some((t) => t.task === task)) await openTask(task);
   loadSessions();
   connect();
   document.body.dataset.readyMs = String(Math.round(performance.now()));
