@@ -8,7 +8,7 @@
 #
 # Kept in step with git_po/cli.py by tests/test_docs.py.
 
-__git_po_subcommands="start resume answer retry stop pause unpause status demo logs show diff report config init schema attach sessions web completion integrate clean doctor plan trust fetch push sync work"
+__git_po_subcommands="start resume answer retry stop pause unpause status demo logs show diff report config init schema attach sessions web completion man integrate clean doctor plan trust fetch push sync work"
 __git_po_global_opts="--version --help -h --color= --quiet -q --verbose -v"
 # options of every command
 __git_po_common_opts="--color= --quiet -q --verbose -v"
@@ -32,7 +32,8 @@ __git_po_config_opts="--json --help -h"
 __git_po_init_opts="--share= --no-example --uninstall --help -h"
 __git_po_schema_opts="--help -h"
 __git_po_attach_opts="--plan= -p --claude= --help -h"
-__git_po_completion_opts="--help -h"
+__git_po_completion_opts="--install --help -h"
+__git_po_man_opts="--install --path --help -h"
 __git_po_sessions_opts="--hours= --json --help -h"
 __git_po_web_opts="--port= --host= --open --token= --help -h"
 __git_po_demo_opts="--max-workers= -j --no-live --help -h"
@@ -293,7 +294,7 @@ _git_po ()
 	demo,*)
 		[ "$(__git_po_count_args "$idx")" -eq 0 ] && __git_po_complete_dir
 		;;
-	logs,-*|show,-*|diff,-*|report,-*|config,-*|init,-*|schema,-*|attach,-*|completion,-*|doctor,-*|trust,-*|sessions,-*|web,-*)
+	logs,-*|show,-*|diff,-*|report,-*|config,-*|init,-*|schema,-*|attach,-*|completion,-*|man,-*|doctor,-*|trust,-*|sessions,-*|web,-*)
 		local opts="__git_po_${subcommand}_opts"
 		__gitcomp "${!opts} $__git_po_common_opts"
 		;;

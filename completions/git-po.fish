@@ -15,7 +15,7 @@ function __git_po_plans --description 'Plans started in this repository'
     end | string replace -rf '^refs/po/([^/]+)/plan$' '$1'
 end
 
-set -g __git_po_subcommands start resume answer retry stop pause unpause status demo logs show diff report config init schema attach sessions web completion integrate clean doctor plan trust fetch push sync work
+set -g __git_po_subcommands start resume answer retry stop pause unpause status demo logs show diff report config init schema attach sessions web completion man integrate clean doctor plan trust fetch push sync work
 
 function __git_po_tasks --description 'Task ids of the plan given with --plan, else of every plan'
     set -l plan
@@ -127,6 +127,7 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $top -a sessions -d 'List the Claude Code sessions of the plans'
     complete -c $__git_po_cmd -n $top -a web -d 'Serve a live dashboard of the plans in the browser'
     complete -c $__git_po_cmd -n $top -a completion -d 'Print the completion script for a shell'
+    complete -c $__git_po_cmd -n $top -a man -d 'Show the manual page, or install it'
     complete -c $__git_po_cmd -n $top -a integrate -d 'Merge complete tasks into the integration branch'
     complete -c $__git_po_cmd -n $top -a clean -d 'Remove worktrees and branches whose work is safe'
     complete -c $__git_po_cmd -n $top -a doctor -d 'Say what would stop workers from writing or committing'
@@ -200,9 +201,13 @@ for __git_po_cmd in git-po git
     # git po config [--json]; git po schema; git po completion SHELL
     set -l config "$po"'__fish_seen_subcommand_from config'
     complete -c $__git_po_cmd -n $config -l json -d 'Print a stable JSON object'
-    set -l other "$po"'__fish_seen_subcommand_from config schema completion'
+    set -l other "$po"'__fish_seen_subcommand_from config schema completion man'
     complete -c $__git_po_cmd -n $other -s h -l help -d 'Show help and exit'
     set -l completion "$po"'__fish_seen_subcommand_from completion'
+    complete -c $__git_po_cmd -n $completion -l install -d 'Write it where the shell loads it from'
+    set -l man "$po"'__fish_seen_subcommand_from man'
+    complete -c $__git_po_cmd -n $man -l install -d 'Copy the page where man finds it'
+    complete -c $__git_po_cmd -n $man -l path -d "Print the bundled page's path"
     complete -c $__git_po_cmd -n "$completion; and __git_po_needs_arg" -a 'bash zsh fish' -d Shell
 
     # git po sessions [--hours N] [--json]; git po web [--port N] [--host H] [--open] [--token T]

@@ -104,6 +104,7 @@ _git-po () {
         'sessions:list the Claude Code sessions of the plans, with task, worktree and activity'
         'web:serve a live dashboard of the plans in the browser'
         'completion:print the completion script for a shell'
+        'man:show the manual page, or install it where man finds it'
         'doctor:say what would stop workers from writing files or committing'
         'plan:draft a plan from documents, or check one for tasks likely to collide'
         'trust:approve a plan revision from refs so its commands may run here'
@@ -309,8 +310,15 @@ _git-po () {
           ;;
         (completion)
           _arguments $__git_po_common \
+            '--install[write it where the shell loads it from]' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:shell:(bash zsh fish)' && ret=0
+          ;;
+        (man)
+          _arguments $__git_po_common \
+            '--install[copy the page where man finds it]' \
+            '--path[print the bundled page'"'"'s path]' \
+            '(- :)'{-h,--help}'[show help and exit]' && ret=0
           ;;
         (plan)
           if (( CURRENT == 2 )); then

@@ -34,6 +34,7 @@ from git_po import (
     jsonout,
     liveview,
     lookup,
+    manual,
     notify,
     pager,
     prepare,
@@ -1127,13 +1128,53 @@ def plan_check_cmd(plan_file: Path) -> None:
 
 
 @cli.command("completion", context_settings=CONTEXT)
-@click.argument("shell", type=click.Choice(sorted(completion.FILES)))
+@click.argument("shell", type=click.Choice(sorted(completion.FILES)), required=False)
+@click.option(
+    "--install",
+    is_flag=True,
+    help="Write it where SHELL (default: $SHELL) loads it from, in your XDG directories.",
+)
 @_boundary
-def completion_cmd(shell: str) -> None:
-    """Print the completion script for SHELL.
+def completion_cmd(shell: str | None, install: bool) -> None:
+    """Print the completion script for SHELL, or install it.
 
-    bash, zsh or fish; the README says where to put it."""
+    bash, zsh or fish. --install writes it to $XDG_DATA_HOME/bash-completion/completions
+    (bash), $XDG_DATA_HOME/zsh/site-functions (zsh, a folder for fpath) or
+    $XDG_CONFIG_HOME/fish/conf.d (fish)."""
+    if install:
+        done = manual.install_completion(shell or manual.default_shell(os.environ), os.environ)
+        click.echo(f"installed {done.path}")
+        if done.note:
+            click.echo(done.note)
+        return
+    if shell is None:
+        raise UsageError("name a shell: bash, zsh or fish", hint="git po completion bash")
     click.echo(completion.script(shell), nl=False)
+
+
+@cli.command("man", context_settings=CONTEXT)
+@click.option(
+    "--install",
+    is_flag=True,
+    help="Copy the page to $XDG_DATA_HOME/man/man1, where man (and git help po) finds it.",
+)
+@click.option("--path", "show_path", is_flag=True, help="Print the bundled page's path.")
+@_boundary
+def man_cmd(install: bool, show_path: bool) -> None:
+    """Show the manual page, or install it where man finds it.
+
+    Installers that leave the page out of man's reach (uv tool install) need --install once;
+    git help po and git po --help then show it."""
+    if show_path:
+        click.echo(str(manual.man_page()))
+        return
+    if install:
+        done = manual.install_man(os.environ)
+        click.echo(f"installed {done.path}")
+        if done.note:
+            click.echo(done.note)
+        return
+    sys.exit(manual.show(os.environ))
 
 
 def _watch(repo: Repo, plan: str, interval: float, as_json: bool) -> None:
