@@ -106,7 +106,7 @@ def _plan(repo: Path, text: str) -> Path:
 def _status(repo: Path, env: dict[str, str]) -> dict[str, dict[str, Any]]:
     res = run_po(repo, "status", "cx", "--json", env=env)
     assert res.code == 0, res
-    return {t["id"]: t for t in json.loads(res.out)["tasks"]}
+    return {t["task"]: t for t in json.loads(res.out)["tasks"]}
 
 
 COMMIT = "printf 'hello\\n' > {f} && git add -A && git commit -q -m '{subject}'"
