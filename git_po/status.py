@@ -63,6 +63,9 @@ class TaskStatus:
         out: dict[str, Any] = {"task": d.pop("id")}
         for key, value in d.items():
             out[_TASK_RENAMES.get(key, key)] = value
+        if self.holder:  # "<machine> (<claim state>)" -> an object
+            name, _, state = self.holder.rpartition(" (")
+            out["holder"] = {"name": name or self.holder, "state": state.rstrip(")") or None}
         return out
 
 
