@@ -374,6 +374,18 @@ class Repo:
                 break
         return out
 
+    def commits_since(self, tip: Oid, base: Oid, limit: int = 100_000) -> list[Oid] | None:
+        """The commits of tip not in base, when each has one parent (a straight line on top of
+        base); None when one is a merge, or there are more than limit."""
+        walker = self._r.walk(tip, SortMode.NONE)
+        walker.hide(base)
+        out: list[Oid] = []
+        for c in walker:
+            if len(c.parent_ids) != 1 or len(out) >= limit:
+                return None
+            out.append(Oid(str(c.id)))
+        return out
+
     # --- merges in memory ---------------------------------------------------------------
 
     def merge_commits(self, heads: list[Oid], message: str) -> MergeResult:

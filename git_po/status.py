@@ -231,7 +231,8 @@ def _radar_and_verify(repo: Repo, name: str, plan: Plan, status: PlanStatus) -> 
     except UsageError:
         integrated = None
     tips = {t.id: Oid(t.head) for t in status.tasks if t.head and t.state in radar.STATES}
-    predicted = radar.predict(repo, name, tips, integrated=integrated)
+    bases = {t.id: Oid(t.base) for t in status.tasks if t.base and t.id in tips}
+    predicted = radar.predict(repo, name, tips, integrated=integrated, bases=bases)
     for t in status.tasks:
         t.conflicts = [c.to_json() for c in predicted.get(t.id, [])]
 
