@@ -963,21 +963,28 @@ class Repo:
 
         libgit2's own note writing moves the notes ref without a compare-and-swap, so two
         processes noting at once lose notes; this builds the notes commit itself and moves the
-        ref by compare-and-swap, writing again on top when another writer got there first."""
+        ref by compare-and-swap, writing again on top when another writer got there first.
+        Notes are kept in folders by the first two hex digits of the object (git's fan-out),
+        so a note costs the same at 100 notes and at 100,000."""
         sig = self.signature()
         blob = self._r.create_blob(text.encode())
-        flat, fanout = str(oid), f"{str(oid)[:2]}/{str(oid)[2:]}"
+        flat = str(oid)
+        folder, rest = flat[:2], flat[2:]
         for _attempt in range(_LOCK_RETRIES):
             tip = self.read_ref(notes_ref)
-            idx = pygit2.Index()
-            if tip is not None:
-                idx.read_tree(self._commit(tip).tree)
-            path = fanout if fanout in idx else flat
-            for old in (flat, fanout):
-                if old in idx and old != path:
-                    idx.remove(old)
-            idx.add(pygit2.IndexEntry(path, blob, FileMode.BLOB))
-            tree = idx.write_tree(self._r)
+            # fan-out like git's (ab/cdef...): one note rewrites the root (at most 256 folders,
+            # plus flat notes an older version wrote) and one folder, never every note
+            root = self._commit(tip).tree if tip is not None else None
+            top = self._r.TreeBuilder(root) if root is not None else self._r.TreeBuilder()
+            if root is not None and flat in root:
+                top.remove(flat)
+            sub = root[folder] if root is not None and folder in root else None
+            inner = (
+                self._r.TreeBuilder(sub) if isinstance(sub, pygit2.Tree) else self._r.TreeBuilder()
+            )
+            inner.insert(rest, blob, FileMode.BLOB)
+            top.insert(folder, inner.write(), FileMode.TREE)
+            tree = top.write()
             parents = [tip] if tip is not None else []
             commit = Oid(
                 str(
