@@ -16,7 +16,7 @@ from tests.conftest import git
 
 # what differs between clones for reasons of place or moment, not of state
 MACHINE_LOCAL = ("orchestrator",)
-MOMENTARY = ("age_seconds", "worktree", "transcript", "holder")
+MOMENTARY = ("age_s", "age_seconds", "worktree", "transcript", "holder")
 
 
 def comparable_status(status: dict[str, Any]) -> dict[str, Any]:
