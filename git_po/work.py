@@ -321,7 +321,14 @@ def before_work(repo: Repo, remote_name: str, plan: str | None) -> str:
     from git_po import lookup  # local: it reads plans through status
 
     name = remote.check_remote(repo, remote_name)
-    share.fetch(repo, name)
+    for failures in range(1, 6):  # a remote that is away for a moment: tried again, backing off
+        try:
+            share.fetch(repo, name)
+            break
+        except remote.Unreachable:
+            if failures == 5:
+                raise
+            time.sleep(claims.backoff(failures))
     return lookup.resolve_plan(repo, plan)
 
 

@@ -41,7 +41,12 @@ def _origin(tmp_path: Path) -> Path:
 
 def _join(clone: Path, remote: str, plan: str, env: dict[str, str]) -> subprocess.Popen[str]:
     """What a person does on another machine: fetch, read and approve the plan, work."""
-    assert run_po(clone, "fetch", remote).code == 0
+    for _try in range(5):  # a daemon on a loaded machine may refuse a connection now and then
+        fetched = run_po(clone, "fetch", remote)
+        if fetched.code == 0:
+            break
+        time.sleep(1)
+    assert fetched.code == 0, fetched
     assert run_po(clone, "trust", plan, "--yes").code == 0
     return spawn_po(clone, "work", plan, "--remote", remote, "--no-live", env=env)
 
