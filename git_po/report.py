@@ -179,18 +179,18 @@ def markdown(r: Report) -> str:
     )
     out += [
         "",
-        "| task | by | state | attempts | agent | verify | cost | refused | note |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|",
+        "| task | state | attempts | by | agent time | verify | cost | refused | note |",
+        "|---|---|---:|---|---:|---:|---:|---:|---|",
     ]
     for t in r.tasks:
         by = ", ".join(dict.fromkeys(t.agents)) or "-"
         out.append(
-            f"| {_cell(t.id)} | {by} | {t.state} | {t.attempts} | {_dur(t.duration_s)} | "
+            f"| {_cell(t.id)} | {t.state} | {t.attempts} | {by} | {_dur(t.duration_s)} | "
             f"{_dur(t.verify_s)} | ${t.cost_usd:.4f} | {t.refused} | {_cell(t.reason or '')} |"
         )
     states = ", ".join(f"{n} {k}" for k, n in sorted(tot["by_state"].items()))
     out.append(
-        f"| **total** | | {states} | {tot['attempt_count']} | {_dur(tot['duration_s'])} | "
+        f"| **total** | {states} | {tot['attempt_count']} | | {_dur(tot['duration_s'])} | "
         f"{_dur(tot['verify_s'])} | ${tot['cost_usd']:.4f} | {tot['refused_count']} | |"
     )
     out.append("")

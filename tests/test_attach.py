@@ -64,7 +64,7 @@ def test_attach_resumes_the_session_in_the_worktree(repo: Path, tmp_path: Path) 
     )
     assert "claude: you said 'hello worker'" in out
     assert re.fullmatch(
-        r"pid \d+ since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ start \d+", out[2]
+        r"pid \d+ since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ start [\d.]+", out[2]
     )  # meanwhile
     assert out[-1] == "fake claude: bye"
     assert not marker.exists()  # and gone afterwards
