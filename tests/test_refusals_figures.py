@@ -115,7 +115,9 @@ def test_refused_calls_show_and_a_complete_that_changed_nothing_fails(
     assert {t["task"]: t["refused_count"] for t in r["tasks"]} == {"a": 3, "b": 1, "c": 0}
     assert r["totals"]["refused_count"] == 4
     md = run_po(repo, "report", "perm")
-    assert "| task | state | attempts | by | agent time | verify | cost | refused | note |" in md.out
+    assert (
+        "| task | state | attempts | by | agent time | verify | cost | refused | note |" in md.out
+    )
     assert "- tool calls refused by the agent's permissions: 4" in md.out
 
 

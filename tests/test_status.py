@@ -236,7 +236,9 @@ def test_status_in_another_clone_that_fetched_the_refs(finished: Path, tmp_path:
 
     def shared(status: dict[str, Any]) -> dict[str, Any]:
         out = comparable(status)
-        out["tasks"] = [{k: v for k, v in t.items() if k not in MACHINE_PATHS} for t in out["tasks"]]
+        out["tasks"] = [
+            {k: v for k, v in t.items() if k not in MACHINE_PATHS} for t in out["tasks"]
+        ]
         return out
 
     assert shared(there) == shared(here)
