@@ -21,6 +21,7 @@ adopts a verify that still runs (`adopt`) instead of starting a second one besid
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -349,8 +350,37 @@ def record(repo: Repo, result: VerifyResult, plan: str, task: str) -> VerifyResu
     stored = replace(result, plan=plan, task=task)
     repo.set_note(layout.VERIFY_NOTES_REF, stored.commit, stored.to_toml())
     if stored.passed:
-        repo.set_note(layout.VERIFY_NOTES_REF, repo.tree_of(stored.commit), stored.to_toml())
+        tree = repo.tree_of(stored.commit)
+        repo.set_note(layout.VERIFY_NOTES_REF, tree, stored.to_toml())
+        if stored.reused_from is None:
+            _remember_pass(repo, tree, stored.command)
     return stored
+
+
+# Notes travel with fetches, so a pass noted in refs/notes/po-verify may have been written by
+# anyone who can push. A pass is reused only when it ran on this machine: each one is also kept
+# in a local file (never in a ref) as "<tree> <sha256 of the command>".
+def _passes_file(repo: Repo) -> Path:
+    return layout.private_dir(repo.common_dir) / "verified-here"
+
+
+def _pass_key(tree: Oid, command: str) -> str:
+    return f"{tree} {hashlib.sha256(command.encode()).hexdigest()}"
+
+
+def _remember_pass(repo: Repo, tree: Oid, command: str) -> None:
+    path = _passes_file(repo)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:  # one short line: appends do not interleave
+        f.write(_pass_key(tree, command) + "\n")
+
+
+def _passed_here(repo: Repo, tree: Oid, command: str) -> bool:
+    try:
+        lines = _passes_file(repo).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return _pass_key(tree, command) in lines
 
 
 def passed_on_same_tree(
@@ -358,8 +388,11 @@ def passed_on_same_tree(
 ) -> VerifyResult | None:
     """A pass of command on commit's exact tree: noted on commit, on the tree, or on one of
     also (commits that may have the same tree: noted before passes were noted on trees).
-    None when command never passed on that tree."""
+    None when command never passed on that tree, or its pass did not run on this machine (a note
+    fetched from elsewhere is shown, never trusted to skip a verify)."""
     tree = repo.tree_of(commit)
+    if not _passed_here(repo, tree, command):
+        return None
     places = [commit, tree, *(c for c in also if c != commit and repo.tree_of(c) == tree)]
     for place in places:
         found = latest(repo, place)

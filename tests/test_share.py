@@ -185,3 +185,30 @@ def test_integrate_from_another_clone_pushes_with_a_lease(
     assert git(origin, "rev-parse", "refs/heads/po/p/integration") == git(
         other, "rev-parse", "refs/heads/po/p/integration"
     )
+
+
+def test_a_verify_pass_noted_elsewhere_never_skips_the_verify_here(
+    repo: Path, origin: Path, tmp_path: Path
+) -> None:
+    """Notes travel with fetches and anyone with push access can write one: integrate reuses a
+    pass only when it ran on this machine, and runs the verify again on a clone that fetched it."""
+    marker = tmp_path / "verify-ok"
+    marker.write_text("ok\n")
+    body = f'verify = "test -f {marker}"\n' + PLAN.split("[tasks.b]")[0]
+    res = start(repo, write_plan(tmp_path, "v", body))
+    assert res.code == 0, res
+    assert run_po(repo, "push", "origin", "v").code == 0
+    other = clone_of(origin, tmp_path / "other")
+    assert run_po(other, "fetch", "origin").code == 0
+    assert run_po(other, "trust", "v", "--yes").code == 0
+    tip = git(repo, "rev-parse", "po/v/a").strip()
+    assert "passed = true" in git(other, "notes", "--ref=po-verify", "show", tip)
+
+    marker.unlink()  # the verify would fail now, wherever it runs
+    there = run_po(other, "integrate", "v")
+    assert there.code == 1, there  # run again on the clone, and failed: nothing integrated
+    assert git(other, "rev-parse", "-q", "--verify", "po/v/integration", check=False).strip() == ""
+
+    here = run_po(repo, "integrate", "v")  # the pass that ran on this machine still holds
+    assert here.code == 0, here
+    assert "reused from" in here.out
