@@ -187,6 +187,7 @@ for __git_po_cmd in git-po git
     complete -c $__git_po_cmd -n $logs -l attempt -x -d 'Show attempt N (default: the last)'
     complete -c $__git_po_cmd -n $logs -s f -l follow -d 'Print the transcript as the worker writes it'
     complete -c $__git_po_cmd -n $logs -l raw -d 'Print the transcript file as it is'
+    complete -c $__git_po_cmd -n $logs -l json -d 'Print the attempt and its rendered lines as JSON'
     complete -c $__git_po_cmd -n $show -l json -d 'Print a stable JSON object'
     complete -c $__git_po_cmd -n $diff -l stat -d 'Show a diffstat'
     complete -c $__git_po_cmd -n $diff -l name-only -d 'Show only the names of changed files'

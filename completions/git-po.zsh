@@ -240,6 +240,7 @@ _git-po () {
             '--attempt=[show attempt N (default: the last)]:attempt number' \
             '(-f --follow)'{-f,--follow}'[print the transcript as the worker writes it]' \
             '--raw[print the transcript file as it is]' \
+            '--json[print the attempt and its rendered lines as JSON]' \
             '(- :)'{-h,--help}'[show help and exit]' \
             '1:task:__git_po_tasks' && ret=0
           ;;

@@ -749,14 +749,25 @@ _PLAN_OPTION = click.option(
     help="Print the transcript as the worker writes it, until the attempt ends.",
 )
 @click.option("--raw", is_flag=True, help="Print the transcript file as it is (stream-json).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the attempt and its rendered lines as JSON."
+)
 @_boundary
-def logs_cmd(task: str, plan: str | None, attempt: int | None, follow: bool, raw: bool) -> None:
+def logs_cmd(
+    task: str, plan: str | None, attempt: int | None, follow: bool, raw: bool, as_json: bool
+) -> None:
     """Show a task's transcript, rendered readably.
 
     Assistant text, tool calls with their arguments, tool results shortened, errors, and the
     final result with its cost; shell output as it is. TASK may be PLAN/TASK."""
+    if as_json and (follow or raw):
+        raise click.UsageError("--json cannot be combined with --follow or --raw")
     repo = _open_repo()
     ref = lookup.resolve_task(repo, task, plan)
+    if as_json:
+        found = transcript.find_attempt(repo, ref, attempt)
+        click.echo(json.dumps(transcript.as_json(found), indent=2))
+        return
     log = (
         transcript.wait_for_attempt(repo, ref, attempt)
         if follow

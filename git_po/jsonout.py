@@ -16,7 +16,17 @@ from typing import Any
 SCHEMA_VERSION = 2
 
 # every output and its schema file (git_po/schemas/<name>.json)
-OUTPUTS = ("status", "status-plans", "show", "report", "config", "doctor", "plan-draft")
+OUTPUTS = (
+    "status",
+    "status-plans",
+    "show",
+    "report",
+    "config",
+    "doctor",
+    "plan-draft",
+    "logs",
+    "sessions",
+)
 
 
 def schema(name: str) -> dict[str, Any]:

@@ -359,6 +359,28 @@ def render(lines: Iterable[str], renderer: Renderer) -> Iterator[str]:
         yield from renderer.line(line)
 
 
+def as_json(log: AttemptLog) -> dict[str, Any]:
+    """`git po logs --json`: the attempt, its transcript rendered as `logs` prints it (no
+    colour), and its stderr."""
+    from git_po import jsonout
+
+    a = log.attempt
+    return {
+        "schema_version": jsonout.SCHEMA_VERSION,
+        "plan": log.ref.plan,
+        "task": log.ref.task,
+        "attempt": a.number,
+        "attempt_count": len(log.state.attempts),
+        "agent": a.agent,
+        "session_id": a.session_id or None,
+        "started_at": a.started_at or None,
+        "ended_at": a.ended_at or None,
+        "outcome": a.outcome or None,
+        "lines": list(render(read_lines(log), renderer_for(a, color=False))),
+        "stderr": stderr_lines(log),
+    }
+
+
 def stderr_lines(log: AttemptLog) -> list[str]:
     try:
         text = log.stderr_path().read_text(encoding="utf-8", errors="replace")

@@ -87,6 +87,18 @@ def test_status_show_and_report_of_a_real_run(repo: Path, tmp_path: Path) -> Non
     for data in shown.values():
         validate("show", data)
     validate("report", report)
+    logs = {t: _json(run_po(repo, "logs", f"house/{t}", "--json")) for t in "ac"}
+    for data in logs.values():
+        validate("logs", data)
+    assert logs["a"]["agent"] == "claude" and logs["a"]["session_id"] == a_session(shown["a"])
+    assert any("[COMPLETE] a done" in line for line in logs["a"]["lines"]), logs["a"]["lines"]
+    assert logs["c"]["agent"] == "shell" and logs["c"]["outcome"]
+    sessions = _json(run_po(repo, "sessions", "--json"))
+    validate("sessions", sessions)
+    assert {(s["plan"], s["task"]) for s in sessions["sessions"]} >= {
+        ("house", "a"),
+        ("house", "b"),
+    }
     tasks = {t["task"]: t for t in one["tasks"]}
     assert tasks["a"]["refused_count"] == 1 and tasks["a"]["verify"]["passed"] is True
     assert tasks["b"]["state"] == "blocked" and tasks["d"]["attempt_count"] == 0
@@ -100,6 +112,17 @@ def test_status_show_and_report_of_a_real_run(repo: Path, tmp_path: Path) -> Non
     tasks["a"]["id"] = tasks["a"].pop("task")
     with pytest.raises(jsonschema.ValidationError):
         validate("status", one)
+
+
+def a_session(shown: dict[str, Any]) -> str:
+    sid = shown["attempts"][-1]["session_id"]
+    assert isinstance(sid, str) and sid
+    return sid
+
+
+def test_logs_json_refuses_follow_and_raw(repo: Path) -> None:
+    res = run_po(repo, "logs", "x", "--json", "--raw")
+    assert res.code == 2 and "--json cannot be combined" in res.err, res
 
 
 def test_config_with_every_origin(repo: Path, tmp_path: Path) -> None:
@@ -152,6 +175,8 @@ COMMANDS = {
     "config": "git po config --json",
     "doctor": "git po doctor --json",
     "plan-draft": "git po plan draft --json",
+    "logs": "git po logs TASK --json",
+    "sessions": "git po sessions --json",
 }
 
 
