@@ -241,6 +241,8 @@ def live_lines(
         note = v.reason if v.reason and v.state is not State.COMPLETE else (v.last_subject or "")
         if v.state in (State.RUNNING, State.PENDING) and v.activity and not v.last_subject:
             note = v.activity
+        if v.state is State.VERIFYING and v.activity:  # the verify's latest output line
+            note = v.activity
         rows.append([v.id, v.state.value, str(v.checkpoints), elapsed, money(v.cost_usd), note])
         states.append(v.state.value)
     counts: dict[str, int] = {}

@@ -74,6 +74,12 @@ class VerifyMixin(_RunBase):
         thread.start()
         self.verifying[task.id] = (thread, box, commit)
 
+    def _show_verify_progress(self, tid: str) -> None:
+        """The live view's note of a verifying task: the last line its command printed."""
+        rec = liveness.TrackedStore(self.repo, self.plan.name).read("verify", tid)
+        line = verify.last_output_line(rec.output) if rec is not None and rec.output else None
+        self.views[tid].activity = f"verify: {line}" if line else None  # drawn on the next tick
+
     def _resume_verify(self, task: Task, commit: Oid) -> None:
         """Adopt the verify a dead orchestrator started, if it still runs or left its result;
         else verify again. Never two at once."""
@@ -123,8 +129,10 @@ class VerifyMixin(_RunBase):
     def _poll_verifies(self) -> None:
         for tid, (thread, box, commit) in list(self.verifying.items()):
             if thread.is_alive():
+                self._show_verify_progress(tid)
                 continue
             del self.verifying[tid]
+            self.views[tid].activity = None
             task = self.plan.task(tid)
             st = self.states[tid]
             if box.get("again"):  # an adopted verify whose outcome is unknown

@@ -328,6 +328,17 @@ def adopt(
             )
 
 
+def last_output_line(path: str) -> str | None:
+    """The last non-empty line a running verify printed (secrets masked), for the live view;
+    None when it printed nothing yet or its output file is gone."""
+    try:
+        with Path(path).open("rb") as out:
+            lines = [line for line in _tail(out).splitlines() if line.strip()]
+    except OSError:
+        return None
+    return lines[-1].strip() if lines else None
+
+
 def _tail(out: Any) -> str:
     out.seek(0, os.SEEK_END)
     size = out.tell()

@@ -241,3 +241,30 @@ def test_integrate_shows_progress_on_a_terminal_and_takes_it_away(
     assert "integrating 1/3" not in out.decode()  # progress is not part of the report
     piped = run_po(repo, "integrate", "p")
     assert "integrating 1/3" not in piped.err  # no terminal, no progress
+
+
+def test_a_running_verify_shows_its_latest_output_line(repo: Path, tmp_path: Path) -> None:
+    """A long verify is a phase of its own: the live view's row says what it is doing."""
+    go = tmp_path / "verify-go"
+    wait = f"for i in $(seq 150); do [ -e {go} ] && exit 0; sleep 0.1; done; exit 1"
+    plan = write_plan(
+        tmp_path,
+        "v",
+        f"""
+        verify = "echo 'checking 3 of 7 suites'; {wait}"
+        [tasks.a]
+        prompt = "A."
+        """,
+    )
+
+    def release(seen: bytes) -> bool:
+        if b"verify: checking 3 of 7 suites" in seen:
+            go.write_text("")
+        return False
+
+    code, out = _pty_run(repo, "start", str(plan), env=fake_env(tmp_path), interrupt_when=release)
+
+    assert code == 0, out[-600:]
+    # the row showed the verify's line (which let the verify pass), then the run ended
+    assert go.exists(), out[-800:]
+    assert b"verify: checking 3 of 7 suites" in out
