@@ -107,7 +107,8 @@ run = "printf b > b.txt && git add -A && git commit -q -m '[COMPLETE] b'"
     assert tasks["a"]["attempt_agents"] == ["mine"]
     report = run_po(repo, "report", "mix")
     assert report.code == 0, report
-    assert "| a | mine | complete |" in report.out and "| b | shell | complete |" in report.out
+    assert "| a | complete | 1 | mine |" in report.out, report.out
+    assert "| b | complete | 1 | shell |" in report.out, report.out
     assert tasks["a"]["session_id"] == "sess-a"
     assert tasks["a"]["cost_usd"] == pytest.approx(0.5)
     assert git(repo, "show", "po/mix/a:a.txt") == "done"

@@ -345,7 +345,8 @@ def test_a_storm_of_signals_each_followed_by_resume_loses_nothing_and_never_free
 ) -> None:
     git(repo, "config", "po.stopGrace", "10")
     plan = write_plan(tmp_path, "storm", STORM_PLAN)
-    script = {"attempts": {str(n): _steps(tmp_path, 12) for n in range(1, 8)}}
+    # a round interrupts each running attempt: 8 rounds and the last resume can reach attempt 9
+    script = {"attempts": {str(n): _steps(tmp_path, 12) for n in range(1, 16)}}
     env = fake_env(tmp_path, {t: script for t in "abc"})
     rng = random.Random(14)
     stoppers = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
